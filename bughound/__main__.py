@@ -1,0 +1,3 @@
+from bughound.cli import main
+
+main()

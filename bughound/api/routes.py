@@ -1,0 +1,138 @@
+"""The web API under /api/0/: thin routes over storage (the events endpoints of the seeds)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import orjson
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bughound.api import serializers
+from bughound.api.auth import authenticate, require_scope
+from bughound.api.errors import ApiError, forbidden, not_found
+from bughound.api.pagination import offset_links, parse_cursor, parse_per_page
+from bughound.api.timeparams import time_window
+from bughound.config import Settings
+from bughound.digest.pipeline import decompress
+from bughound.storage.store import NotFound, Store
+
+EVENT_READ = ("event:read", "event:write", "event:admin", "project:read", "project:write", "project:admin")
+_EVENT_ID = re.compile(r"^(?:\d+|[A-Fa-f0-9]{32})$")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+
+def _truthy(value: str | None) -> bool:
+    return bool(value)  # Sentry: any non-empty value counts (even "0")
+
+
+class WebApi:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/0/", self.index),
+            Route("/api/0/projects/{org}/{project}/events/", self.project_events),
+            Route("/api/0/projects/{org}/{project}/events/{event_id}/", self.project_event),
+        ]
+
+    async def index(self, request: Request) -> Response:
+        auth = None
+        if request.headers.get("authorization"):
+            auth = await authenticate(request, self.store)
+        return json_response(
+            {
+                "version": "0",
+                "auth": {"scopes": sorted(auth.scopes)} if auth else None,
+                "user": {"id": str(auth.user_id), "email": auth.email, "username": auth.email, "name": auth.email}
+                if auth
+                else None,
+            }
+        )
+
+    async def _project(self, request: Request, scopes: tuple[str, ...]) -> Any:
+        auth = await authenticate(request, self.store)
+        org, slug = request.path_params["org"], request.path_params["project"]
+        try:
+            project = await to_thread.run_sync(self.store.find_project, org, slug)
+        except NotFound:
+            raise not_found() from None
+        role = await to_thread.run_sync(self.store.member_role, project.organization_id, auth.user_id)
+        if role is None:
+            raise forbidden()
+        require_scope(auth, *scopes)
+        return project
+
+    async def project_events(self, request: Request) -> Response:
+        project = await self._project(request, EVENT_READ)
+        params = request.query_params
+        cursor = parse_cursor(params.get("cursor"))
+        limit = parse_per_page(params.get("per_page"))
+        start, end = time_window(dict(params), time.time(), None)
+        full = _truthy(params.get("full"))
+        rows = await to_thread.run_sync(
+            lambda: self.store.list_events(project.id, start=start, end=end, offset=cursor.offset, limit=limit + 1)
+        )
+        has_more = len(rows) > limit
+        out = []
+        for row in rows[:limit]:
+            event = _load(row)
+            if full:
+                out.append(serializers.full_event(event, group_id=row.group_id, project_id=project.id))
+            else:
+                out.append(serializers.simple_event(event, group_id=row.group_id, project_id=project.id))
+        link = offset_links(self.settings.url, request.url.path, params.multi_items(), cursor.offset, limit, has_more)
+        return json_response(out, headers={"Link": link})
+
+    async def project_event(self, request: Request) -> Response:
+        event_id = request.path_params["event_id"]
+        if not _EVENT_ID.match(event_id):
+            return Response(status_code=404)  # no route matches, as in Sentry
+        project = await self._project(request, EVENT_READ)
+        if event_id.isdigit():
+            raise ApiError(404, "Event not found")
+        row = await to_thread.run_sync(self.store.get_event, project.id, event_id.lower())
+        if row is None:
+            raise ApiError(404, "Event not found")
+        event = _load(row)
+        out = serializers.full_event(event, group_id=row.group_id, project_id=project.id)
+        out["release"] = {"version": row.release} if row.release else None
+        out["userReport"] = await to_thread.run_sync(self._user_report, project.id, row.event_id)
+        out["sdkUpdates"] = []
+        out["resolvedWith"] = []
+        prev_id = next_id = None
+        if row.group_id is not None:
+            prev_id, next_id = await to_thread.run_sync(self.store.neighbour_event_ids, row)
+        out["nextEventID"] = next_id
+        out["previousEventID"] = prev_id
+        return json_response(out)
+
+    def _user_report(self, project_id: int, event_id: str) -> dict[str, Any] | None:
+        report = self.store.user_report(project_id, event_id)
+        if report is None:
+            return None
+        return {
+            "id": str(report.id),
+            "eventID": report.event_id,
+            "name": report.name,
+            "email": report.email,
+            "comments": report.comments,
+            "dateCreated": serializers.iso(report.date_added),
+            "user": None,
+            "event": {"id": report.event_id, "eventID": report.event_id},
+        }
+
+
+def _load(row: Any) -> dict[str, Any]:
+    event: dict[str, Any] = orjson.loads(decompress(row.data))
+    event["_size"] = row.size
+    return event

@@ -1,0 +1,83 @@
+"""The ASGI application: SDK ingestion routes and the web API, behind one dispatcher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bughound.api.errors import ApiError
+from bughound.api.routes import WebApi, json_response
+from bughound.config import Settings
+from bughound.ingest.routes import IngestApp, Receive, Scope, Send, match_ingest_path
+from bughound.spool import Spool, open_spool
+from bughound.storage.db import create_engine
+from bughound.storage.store import Store
+
+log = logging.getLogger("bughound.app")
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return json_response({"detail": exc.detail}, status=exc.status, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    if status == 404:
+        path = request.url.path
+        if not path.endswith("/") and request.headers.get("content-type", "").startswith("application/json"):
+            return json_response(
+                {"info": f"Route not found, did you forget a trailing slash? try: {path}/"}, status=404
+            )
+        return Response(status_code=404)
+    if status == 405:
+        return json_response({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+    return json_response({"detail": getattr(exc, "detail", "Error")}, status=status)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response({"detail": "Internal Error"}, status=500)
+
+
+class Bughound:
+    """Routes SDK traffic to the ingest app and everything else to the web API."""
+
+    def __init__(self, settings: Settings, store: Store, spool: Spool) -> None:
+        self.settings = settings
+        self.store = store
+        self.spool = spool
+        self.ingest = IngestApp(settings, store, spool)
+        api = WebApi(settings, store)
+
+        @asynccontextmanager
+        async def lifespan(app: Any) -> AsyncIterator[None]:
+            yield
+            spool.close()
+
+        self.api = Starlette(
+            routes=api.routes(),
+            exception_handlers={ApiError: _api_error, 404: _http_error, 405: _http_error, Exception: _internal_error},
+            lifespan=lifespan,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and match_ingest_path(scope["path"]):
+            await self.ingest(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_app(settings: Settings) -> Bughound:
+    engine = create_engine(settings.database_url)
+    store = Store(engine)
+    return Bughound(settings, store, open_spool(settings, engine))
+
+
+__all__ = ["Bughound", "create_app"]

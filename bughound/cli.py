@@ -1,0 +1,292 @@
+"""The `bughound` command: thin wrappers that parse options and call into the stages.
+
+Every option can also be set with a `BUGHOUND_*` environment variable (shown in --help).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bughound.config import Settings
+from bughound.storage.db import MigrationsPending, check_migrated, create_engine, migrate
+from bughound.storage.store import ALL_SCOPES, ROLES, NotFound, Store
+
+log = logging.getLogger("bughound")
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    obj = ctx.find_root().obj or {}
+    return Settings.from_env(**{**obj, **overrides})
+
+
+def _store(settings: Settings) -> Store:
+    return Store(create_engine(settings.database_url))
+
+
+def _migrated_store(settings: Settings) -> Store:
+    store = _store(settings)
+    try:
+        check_migrated(store.engine)
+    except MigrationsPending as exc:
+        raise click.ClickException(str(exc)) from None
+    return store
+
+
+def _print(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data))
+    else:
+        width = max(len(k) for k in data) + 1
+        for key, value in data.items():
+            click.echo(f"{key + ':':<{width}} {value}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", envvar="BUGHOUND_DATA_DIR", show_envvar=True, type=click.Path(path_type=Path),
+              help="Directory for the SQLite database and spool (default ./data).")
+@click.option("--database-url", envvar="BUGHOUND_DATABASE_URL", show_envvar=True,
+              help="sqlite:///path or postgresql://... (default: SQLite in the data directory).")
+@click.option("--url", envvar="BUGHOUND_URL", show_envvar=True,
+              help="Public base URL, used in DSNs and Link headers (default http://HOST:PORT).")
+@click.option("--log-level", envvar="BUGHOUND_LOG_LEVEL", show_envvar=True, default="info",
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, url: str | None, log_level: str) -> None:
+    """Bughound: a light, self-hosted error tracker that speaks Sentry's protocols."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    ctx.obj = {"data_dir": data_dir, "database_url": database_url, "url": url}
+
+
+@cli.command("migrate")
+@click.pass_context
+def migrate_cmd(ctx: click.Context) -> None:
+    """Apply pending database migrations."""
+    settings = _settings(ctx)
+    migrate(_store(settings).engine)
+    click.echo(f"database is up to date ({settings.database_url.split('@')[-1]})")
+
+
+@cli.command()
+@click.option("--host", envvar="BUGHOUND_HOST", show_envvar=True, default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="BUGHOUND_PORT", show_envvar=True, default=8000, show_default=True, type=int)
+@click.option("--no-worker", envvar="BUGHOUND_NO_WORKER", show_envvar=True, is_flag=True,
+              help="Serve only; digest with separate `bughound worker` processes.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
+    """Serve ingestion and the web API (and run the digest worker alongside)."""
+    import uvicorn
+
+    from bughound.app import create_app
+
+    settings = _settings(ctx, host=host, port=port)
+    _migrated_store(settings).engine.dispose()
+    supervisor = None if no_worker else WorkerSupervisor(settings)
+    if supervisor:
+        supervisor.start()
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            loop="uvloop" if sys.platform != "win32" else "asyncio",
+            http="httptools",
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=30,
+        )
+    finally:
+        if supervisor:
+            supervisor.stop()
+
+
+@cli.command()
+@click.option("--parent-pid", type=int, hidden=True, help="Exit when this process is gone (used by serve).")
+@click.pass_context
+def worker(ctx: click.Context, parent_pid: int | None) -> None:
+    """Run the digest worker only (scale-out: several share one PostgreSQL)."""
+    from bughound.digest.worker import Worker
+    from bughound.spool import open_spool
+
+    settings = _settings(ctx)
+    store = _migrated_store(settings)
+    if parent_pid is not None:
+        _die_with_parent()
+    w = Worker(settings, store, open_spool(settings, store.engine))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: w.stop.set())
+    w.run_forever(parent_pid=parent_pid)
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGKILL to this process when its parent dies."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # the worker also polls its parent pid
+
+
+class WorkerSupervisor:
+    """`serve` runs the digest in a child process (no GIL shared with HTTP) and restarts it if it dies."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = dict(os.environ)
+        env.update(
+            BUGHOUND_DATA_DIR=str(self.settings.data_dir),
+            BUGHOUND_DATABASE_URL=self.settings.database_url,
+            BUGHOUND_URL=self.settings.url,
+        )
+        cmd = [sys.executable, "-m", "bughound", "worker", "--parent-pid", str(os.getpid())]
+        return subprocess.Popen(cmd, env=env)
+
+    def start(self) -> None:
+        self.proc = self._spawn()
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            assert self.proc is not None
+            code = self.proc.wait()
+            if self.stopping.is_set():
+                return
+            log.error("digest worker exited with %s; restarting it", code)
+            time.sleep(1.0)
+            self.proc = self._spawn()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@cli.command()
+@click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, default="default", show_default=True)
+@click.option("--project", "project_slug", envvar="BUGHOUND_PROJECT", show_envvar=True, default="default",
+              show_default=True)
+@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, default="admin@localhost", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def setup(ctx: click.Context, org_slug: str, project_slug: str, email: str, as_json: bool) -> None:
+    """Create what is missing (organization, project and key, owner) and print a DSN and a new token."""
+    settings = _settings(ctx)
+    store = _migrated_store(settings)
+    with store.write() as conn:
+        org_id = store.ensure_organization(conn, org_slug)
+        user_id = store.ensure_user(conn, email)
+        member_id = store.ensure_member(conn, org_id, user_id, "owner")
+        team_id = store.ensure_team(conn, org_id, org_slug)
+        store.ensure_team_member(conn, team_id, member_id)
+        project_id = store.ensure_project(conn, org_id, project_slug, team_id)
+        token = store.create_token(conn, user_id, list(ALL_SCOPES), name="bughound setup")
+    data = {
+        "org": org_slug,
+        "project": project_slug,
+        "project_id": project_id,
+        "dsn": store.project_dsn(settings.url, project_id),
+        "token": token,
+    }
+    _print(data, as_json)
+
+
+@cli.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--org", "org_slug", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option("--team", "team_slug", help="Also add the user to this team (created if missing).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def user_create(ctx: click.Context, email: str, org_slug: str, role: str, team_slug: str | None, as_json: bool) -> None:
+    """Create a user (if missing) and make them a member of an organization."""
+    store = _migrated_store(_settings(ctx))
+    with store.write() as conn:
+        try:
+            org_id = store.organization_id_by_slug(conn, org_slug)
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from None
+        user_id = store.ensure_user(conn, email)
+        member_id = store.ensure_member(conn, org_id, user_id, role)
+        if team_slug:
+            store.ensure_team_member(conn, store.ensure_team(conn, org_id, team_slug), member_id)
+    _print({"id": str(user_id), "email": email, "org": org_slug, "role": role, "team": team_slug}, as_json)
+
+
+@cli.group()
+def token() -> None:
+    """Manage auth tokens."""
+
+
+@token.command("create")
+@click.option("--email", required=True)
+@click.option("--scopes", help="Comma-separated scopes (default: every scope).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def token_create(ctx: click.Context, email: str, scopes: str | None, as_json: bool) -> None:
+    """Create a user auth token (sntryu_...)."""
+    store = _migrated_store(_settings(ctx))
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else list(ALL_SCOPES)
+    with store.write() as conn:
+        try:
+            user_id = store.user_id_by_email(conn, email)
+            value = store.create_token(conn, user_id, wanted)
+        except (NotFound, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+    _print({"token": value}, as_json)
+
+
+@cli.group()
+def project() -> None:
+    """Manage projects."""
+
+
+@project.command("create")
+@click.option("--org", "org_slug", required=True)
+@click.option("--slug", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) -> None:
+    """Create a project (if missing) with a DSN key, and print its id and DSN."""
+    settings = _settings(ctx)
+    store = _migrated_store(settings)
+    with store.write() as conn:
+        try:
+            org_id = store.organization_id_by_slug(conn, org_slug)
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from None
+        project_id = store.ensure_project(conn, org_id, slug, store.ensure_team(conn, org_id, org_slug))
+    _print({"id": project_id, "org": org_slug, "slug": slug, "dsn": store.project_dsn(settings.url, project_id)}, as_json)
+
+
+def main() -> None:
+    cli(prog_name="bughound")
+
+
+__all__ = ["cli", "main"]

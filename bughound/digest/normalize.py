@@ -1,0 +1,510 @@
+"""SDK payload -> the normalized event Bughound stores (pure), after Relay's StoreNormalizer.
+
+Only what later stages read is normalized: ids, timestamps (clock drift, future/past bounds),
+level, platform, type, logentry, exceptions, breadcrumbs, tags, user ({{auto}} IP), request,
+sdk, release/environment validation. Everything else the SDK sent is kept as it came.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from bughound.ingest.envelope import normalize_event_id
+
+MINIMUM_CLOCK_DRIFT = 55 * 60  # seconds (Relay clock_drift.rs)
+MAX_SECS_IN_FUTURE = 60
+VALID_PLATFORMS = frozenset(
+    "as3 c cfml cocoa csharp elixir go groovy haskell java javascript native node objc other perl php python "
+    "ruby rust swift dart".split()
+)
+LEVELS = {
+    "debug": "debug",
+    "info": "info",
+    "log": "info",
+    "warning": "warning",
+    "warn": "warning",
+    "error": "error",
+    "fatal": "fatal",
+    "critical": "fatal",
+}
+_TAG_KEY = re.compile(r"^[a-zA-Z0-9_.:-]{1,200}$")
+_EXCEPTION_TYPE_VALUE = re.compile(r"^(\w+):(.*)$", re.DOTALL)
+_DROPPED_TAGS = frozenset({"release", "dist", "user", "filename", "function"})
+_INVALID_RELEASES = frozenset({"", ".", "..", "latest"})
+# Platforms whose events get the client's IP even without `{{auto}}` (Relay's legacy rule).
+_INFER_IP_PLATFORMS = frozenset({"javascript", "cocoa", "objc"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What the request told us about an event, besides its payload."""
+
+    received: float
+    project_id: int
+    key_id: int
+    envelope_event_id: str | None = None
+    sent_at: float | None = None
+    client_ip: str | None = None
+    sentry_client: str | None = None
+    retention_days: int = 90
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """Float seconds or an RFC 3339 string (naive means UTC) -> float seconds."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value == value and abs(value) < 1e11 else None
+    if isinstance(value, str) and value:
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    return None
+
+
+def _error(event: dict[str, Any], kind: str, **data: Any) -> None:
+    event.setdefault("errors", []).append({"type": kind, **data})
+
+
+def _str_or_none(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        value = "True" if value else "False"
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    return value[: limit - 3] + "..." if len(value) > limit else value
+
+
+def normalize_event(event: dict[str, Any], ctx: Context, item_type: str = "event") -> dict[str, Any]:
+    """Normalize `event` in place and return it."""
+    if not isinstance(event.get("errors"), list):
+        event["errors"] = []
+    _event_id(event, ctx)
+    _type(event, item_type)
+    _timestamps(event, ctx)
+    _level_platform(event)
+    _logentry(event)
+    _exceptions(event)
+    _breadcrumbs(event)
+    _tags(event)
+    _request(event)
+    _user(event, ctx)
+    _sdk(event, ctx)
+    _release_environment(event)
+    for key in ("logger", "culprit", "transaction", "server_name", "dist"):
+        limit = {"logger": 64, "dist": 64, "server_name": 256}.get(key, 200)
+        if key in event:
+            value = _str_or_none(event[key], limit)
+            if value is None:
+                event.pop(key)
+            else:
+                event[key] = value
+    event.setdefault("logger", "")
+    if not isinstance(event.get("extra"), dict):
+        event["extra"] = {}
+    if not isinstance(event.get("contexts"), dict):
+        event.pop("contexts", None)
+    event["project"] = ctx.project_id
+    event["key_id"] = str(ctx.key_id)
+    event["version"] = "7"
+    return event
+
+
+def _event_id(event: dict[str, Any], ctx: Context) -> None:
+    for candidate in (event.get("event_id"), ctx.envelope_event_id):
+        if candidate:
+            try:
+                event["event_id"] = normalize_event_id(candidate)
+                return
+            except ValueError:
+                _error(event, "invalid_data", name="event_id", value=candidate)
+    event["event_id"] = uuid.uuid4().hex
+
+
+def _type(event: dict[str, Any], item_type: str) -> None:
+    declared = event.get("type")
+    if item_type == "transaction" or declared == "transaction":
+        event["type"] = "transaction"
+    elif item_type == "feedback" or declared == "feedback":
+        event["type"] = "feedback"
+    elif _exception_values(event):
+        event["type"] = "error"
+    elif declared == "csp" or "csp" in event:
+        event["type"] = "csp"
+    else:
+        event["type"] = "default"
+
+
+def _exception_values(event: dict[str, Any]) -> list[Any]:
+    exception = event.get("exception")
+    if isinstance(exception, list):  # legacy: a bare list of values
+        exception = event["exception"] = {"values": exception}
+    if isinstance(exception, dict):
+        values = exception.get("values")
+        if isinstance(values, list):
+            return values
+    return []
+
+
+def _timestamps(event: dict[str, Any], ctx: Context) -> None:
+    """Relay's clock drift correction, then the future/past bounds (both shift every timestamp)."""
+    received = ctx.received
+    timestamp = parse_timestamp(event.get("timestamp"))
+    shift = 0.0
+    if ctx.sent_at is not None and abs(int(received - ctx.sent_at)) >= MINIMUM_CLOCK_DRIFT:
+        shift = received - ctx.sent_at
+        _error(event, "clock_drift", name="timestamp", sdk_time=_iso(ctx.sent_at), server_time=_iso(received))
+    if timestamp is not None:
+        corrected = timestamp + shift
+        if corrected > received + MAX_SECS_IN_FUTURE or corrected < received - ctx.retention_days * 86400:
+            kind = "future_timestamp" if corrected > received else "past_timestamp"
+            _error(event, kind, name="timestamp", sdk_time=_iso(corrected), server_time=_iso(received))
+            shift = received - timestamp
+    _shift_timestamps(event, shift)
+    if event.get("timestamp") is None:
+        event["timestamp"] = received
+    event["received"] = received
+
+
+def _shift_timestamps(event: dict[str, Any], shift: float) -> None:
+    for key in ("timestamp", "start_timestamp"):
+        ts = parse_timestamp(event.get(key))
+        if ts is None:
+            event.pop(key, None)
+        else:
+            event[key] = ts + shift
+    if not shift:
+        return
+    for crumb in _breadcrumb_values(event):
+        ts = parse_timestamp(crumb.get("timestamp"))
+        if ts is not None:
+            crumb["timestamp"] = ts + shift
+    for span in event.get("spans") or []:
+        if isinstance(span, dict):
+            for key in ("timestamp", "start_timestamp"):
+                ts = parse_timestamp(span.get(key))
+                if ts is not None:
+                    span[key] = ts + shift
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _level_platform(event: dict[str, Any]) -> None:
+    default = "info" if event["type"] == "transaction" else "error"
+    level = event.get("level")
+    if isinstance(level, int) and not isinstance(level, bool):
+        level = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "fatal"}.get(level)
+    level = LEVELS.get(level.strip().lower()) if isinstance(level, str) else None
+    event["level"] = level or default
+    platform = event.get("platform")
+    event["platform"] = platform if platform in VALID_PLATFORMS else "other"
+
+
+def format_logentry(message: str, params: Any) -> str:
+    """Fill `%s`/`%(name)s` placeholders, else `{}`/`{0}`/`{name}` ones, as Relay does."""
+    if isinstance(params, dict):
+        try:
+            return message % params if "%" in message else message.format(**params)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+            return message
+    if not isinstance(params, list) or not params:
+        return message
+    if "%" in message:
+        try:
+            return message % tuple(params)
+        except (TypeError, ValueError):
+            return message
+    if "{" in message:
+        try:
+            return message.format(*params)
+        except (IndexError, KeyError, ValueError, AttributeError):
+            return message
+    return message
+
+
+def _logentry(event: dict[str, Any]) -> None:
+    logentry = event.get("logentry")
+    if not isinstance(logentry, dict):
+        logentry = None
+        event.pop("logentry", None)
+    message = event.pop("message", None)
+    if logentry is None and message is not None:
+        if isinstance(message, dict):  # the old `sentry.interfaces.Message`
+            logentry = message
+        elif isinstance(message, str):
+            logentry = {"formatted": message}
+        else:
+            logentry = {"formatted": str(message)}
+    if logentry is None:
+        return
+    msg = _str_or_none(logentry.get("message"), 8192)
+    formatted = _str_or_none(logentry.get("formatted"), 8192)
+    if formatted is None and msg is None:
+        _error(event, "invalid_data", name="logentry", reason="no message present")
+        event.pop("logentry", None)
+        return
+    params = logentry.get("params")
+    if formatted is None and msg is not None and params is not None:
+        formatted = format_logentry(msg, params)
+    out: dict[str, Any] = {}
+    if formatted is None or msg == formatted:
+        out["formatted"] = msg if formatted is None else formatted
+    else:
+        out["formatted"] = formatted
+        if msg is not None:
+            out["message"] = msg
+    if isinstance(params, dict | list):
+        out["params"] = params
+    event["logentry"] = out
+
+
+def _exceptions(event: dict[str, Any]) -> None:
+    values = _exception_values(event)
+    if not values:
+        if "exception" in event and not isinstance(event["exception"], dict):
+            event.pop("exception")
+        return
+    kept = []
+    for value in values:
+        if not isinstance(value, dict):
+            continue
+        ty, val = value.get("type"), value.get("value")
+        if not ty and isinstance(val, str):
+            match = _EXCEPTION_TYPE_VALUE.match(val)
+            if match:
+                value["type"], value["value"] = match.group(1), match.group(2).strip()
+                ty, val = value["type"], value["value"]
+        if not ty and not val and not value.get("stacktrace"):
+            _error(event, "missing_attribute", name="type")
+            continue
+        if val is not None and not isinstance(val, str):
+            value["value"] = _str_or_none(val, 8192) if not isinstance(val, dict | list) else str(val)
+        _stacktrace(value.get("stacktrace"))
+        kept.append(value)
+    # A lone top-level stacktrace belongs to the only exception.
+    if len(kept) == 1 and isinstance(event.get("stacktrace"), dict) and not kept[0].get("stacktrace"):
+        kept[0]["stacktrace"] = event.pop("stacktrace")
+    event["exception"]["values"] = kept
+    if not kept:
+        event.pop("exception")
+
+
+def _stacktrace(stacktrace: Any) -> None:
+    if not isinstance(stacktrace, dict):
+        return
+    frames = stacktrace.get("frames")
+    if not isinstance(frames, list):
+        stacktrace["frames"] = []
+        return
+    stacktrace["frames"] = [f for f in frames if isinstance(f, dict)]
+
+
+def _breadcrumb_values(event: dict[str, Any]) -> list[dict[str, Any]]:
+    crumbs = event.get("breadcrumbs")
+    if isinstance(crumbs, list):
+        crumbs = event["breadcrumbs"] = {"values": crumbs}
+    if not isinstance(crumbs, dict) or not isinstance(crumbs.get("values"), list):
+        event.pop("breadcrumbs", None)
+        return []
+    crumbs["values"] = [c for c in crumbs["values"] if isinstance(c, dict)]
+    return crumbs["values"]  # type: ignore[no-any-return]
+
+
+def _breadcrumbs(event: dict[str, Any]) -> None:
+    for crumb in _breadcrumb_values(event):
+        crumb.setdefault("type", "default")
+        level = crumb.get("level")
+        crumb["level"] = LEVELS.get(level.lower(), "info") if isinstance(level, str) else "info"
+        if "timestamp" in crumb:
+            crumb["timestamp"] = parse_timestamp(crumb["timestamp"])
+
+
+def _tag_text(value: Any) -> str | None:
+    text = _str_or_none(value, 200)
+    return text.strip() if text is not None else None
+
+
+def _tags(event: dict[str, Any]) -> None:
+    """Tags become `[[key, value], ...]`; invalid pairs are dropped (Sentry ignores them)."""
+    raw = event.get("tags")
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(raw, dict):
+        pairs = sorted(raw.items(), key=lambda kv: str(kv[0]))
+    elif isinstance(raw, list):
+        pairs = [tuple(p) for p in raw if isinstance(p, list | tuple) and len(p) == 2]
+    moved = {key: event[key] for key in ("server_name", "site") if event.get(key) is not None}
+    event.pop("site", None)
+    seen: set[str] = set()
+    tags: list[list[str]] = []
+    for key, value in pairs:
+        if not isinstance(key, str):
+            continue
+        key = key.strip().replace(" ", "-")
+        if key == "environment":
+            if value is not None and not event.get("environment"):
+                event["environment"] = value
+            continue
+        if key in _DROPPED_TAGS or key in moved or key in seen:
+            continue
+        seen.add(key)
+        text = _tag_text(value)
+        if not text or "\n" in text or not _TAG_KEY.match(key):
+            continue
+        tags.append([key, text])
+    for key, value in moved.items():
+        text = _tag_text(value)
+        if text and "\n" not in text:
+            tags.append([key, text])
+    if tags:
+        event["tags"] = tags
+    else:
+        event.pop("tags", None)
+
+
+def _request(event: dict[str, Any]) -> None:
+    request = event.get("request")
+    if not isinstance(request, dict):
+        event.pop("request", None)
+        return
+    url = request.get("url")
+    if isinstance(url, str) and "?" in url and not request.get("query_string"):
+        base, _, query = url.partition("?")
+        query, _, fragment = query.partition("#")
+        request["url"] = base
+        request["query_string"] = query
+        if fragment and not request.get("fragment"):
+            request["fragment"] = fragment
+    query = request.get("query_string")
+    if isinstance(query, str):
+        query = query.lstrip("?")
+        request["query_string"] = [[k, v] for k, v in parse_qsl(query, keep_blank_values=True)]
+    elif isinstance(query, dict):
+        request["query_string"] = [[k, v] for k, v in query.items()]
+    if isinstance(request.get("headers"), dict):
+        request["headers"] = [[k, v] for k, v in request["headers"].items()]
+    elif isinstance(request.get("headers"), list):
+        request["headers"] = [list(p) for p in request["headers"] if isinstance(p, list | tuple) and len(p) == 2]
+    headers = request.get("headers")
+    if isinstance(headers, list):
+        # Relay parses the Cookie header into `cookies` and drops the header.
+        cookie_header = next((v for k, v in headers if isinstance(k, str) and k.lower() == "cookie"), None)
+        if isinstance(cookie_header, str):
+            request.setdefault("cookies", cookie_header)
+            request["headers"] = [pair for pair in headers if not (isinstance(pair[0], str) and pair[0].lower() == "cookie")]
+    cookies = request.get("cookies")
+    if isinstance(cookies, str):
+        request["cookies"] = [
+            [k.strip(), v.strip()] for k, _, v in (part.partition("=") for part in cookies.split(";")) if k.strip()
+        ]
+    elif isinstance(cookies, dict):
+        request["cookies"] = [[k, v] for k, v in cookies.items()]
+    if isinstance(request.get("method"), str):
+        request["method"] = request["method"].upper()
+
+
+def _user(event: dict[str, Any], ctx: Context) -> None:
+    user = event.get("user")
+    if user is not None and not isinstance(user, dict):
+        event.pop("user")
+        user = None
+    sdk = event.get("sdk") if isinstance(event.get("sdk"), dict) else {}
+    infer = (sdk.get("settings") or {}).get("infer_ip") if isinstance(sdk.get("settings"), dict) else None
+    ip = user.get("ip_address") if user else None
+    if infer == "never":
+        if user and ip == "{{auto}}":
+            user.pop("ip_address")
+        return
+    wants_auto = ip == "{{auto}}" or (
+        ip is None and (infer == "auto" or (infer is None and event.get("platform") in _INFER_IP_PLATFORMS))
+    )
+    if wants_auto:
+        client_ip = ctx.client_ip or _remote_addr(event)
+        if client_ip:
+            user = event.setdefault("user", {}) if user is None else user
+            user["ip_address"] = client_ip
+        elif user is not None:
+            user.pop("ip_address", None)
+    for key, limit in (("id", 128), ("username", 128), ("email", 75), ("name", 128)):
+        if user and key in user:
+            value = _str_or_none(user[key], limit)
+            if value is None:
+                user.pop(key)
+            else:
+                user[key] = value
+    if user == {}:
+        event.pop("user", None)
+
+
+def _remote_addr(event: dict[str, Any]) -> str | None:
+    request = event.get("request")
+    env = request.get("env") if isinstance(request, dict) else None
+    value = env.get("REMOTE_ADDR") if isinstance(env, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _sdk(event: dict[str, Any], ctx: Context) -> None:
+    if isinstance(event.get("sdk"), dict) and event["sdk"].get("name"):
+        return
+    if ctx.sentry_client:
+        name, _, version = ctx.sentry_client.replace(" ", "/").partition("/")
+        event["sdk"] = {"name": name, "version": version}
+
+
+def valid_release(value: str) -> bool:
+    return (
+        len(value) <= 200
+        and value.strip() not in _INVALID_RELEASES
+        and not any(ch in value for ch in "/\\\t\n\r")
+    )
+
+
+def _release_environment(event: dict[str, Any]) -> None:
+    for key, limit in (("release", 200), ("environment", 64)):
+        if key not in event:
+            continue
+        value = event[key]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip() or not valid_release(value) or len(value) > limit:
+            _error(event, "invalid_data", name=key, value=value)
+            event.pop(key)
+        else:
+            event[key] = value.strip()
+
+
+def user_ident(user: Any) -> str | None:
+    """Sentry's `user` tag: the first of id, username, email, ip_address, prefixed."""
+    if not isinstance(user, dict):
+        return None
+    for key, prefix in (("id", "id"), ("username", "username"), ("email", "email"), ("ip_address", "ip")):
+        value = user.get(key)
+        if value not in (None, ""):
+            return f"{prefix}:{value}"[:200]
+    return None
+
+
+def url_host(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    return urlsplit(url).hostname

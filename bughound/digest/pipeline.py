@@ -1,0 +1,333 @@
+"""Stage 3: spool records -> what storage writes (pure: no I/O, no clock).
+
+`digest_records()` parses each spooled envelope, normalizes, scrubs and groups its events,
+collects attachments and user reports, and counts every item in the outcomes rollup. Storage
+(`bughound.storage.digestion`) then writes the batch in one transaction, deduplicating events on
+`(project_id, event_id)` so a record digested twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+from typing import Any
+
+import orjson
+import zstandard
+
+from bughound.digest.normalize import Context, normalize_event, parse_timestamp, user_ident
+from bughound.digest.scrub import scrub_event
+from bughound.digest.tags import derive_tags
+from bughound.grouping import GroupingResult, calculate
+from bughound.grouping.titles import message_of, metadata_for, title_for
+from bughound.ingest import envelope as envelope_format
+from bughound.ingest.categories import ITEM_CATEGORY, Outcome
+from bughound.spool.base import SpoolRecord
+
+OutcomeKey = tuple[int, int, int, int, str, int, str]  # org, project, key, hour, category, outcome, reason
+EVENT_ITEMS = frozenset({"event", "transaction", "feedback", "security", "raw_security", "user_report_v2"})
+_COMPRESSOR = zstandard.ZstdCompressor(level=3)
+
+
+@dataclasses.dataclass
+class PreparedEvent:
+    org_id: int
+    project_id: int
+    key_id: int
+    event_id: str
+    type: str
+    category: str
+    timestamp: float
+    received: float
+    level: str | None
+    environment: str | None
+    release: str | None
+    dist: str | None
+    platform: str | None
+    user_ident: str | None
+    title: str
+    message: str
+    culprit: str | None
+    transaction: str | None
+    trace_id: str | None
+    tags: list[list[str]]
+    grouping: GroupingResult | None  # None: not grouped into an issue (transactions, feedback)
+    size: int
+    data: bytes  # zstd-compressed normalized JSON
+
+
+@dataclasses.dataclass
+class PreparedAttachment:
+    project_id: int
+    event_id: str
+    name: str
+    content_type: str | None
+    attachment_type: str
+    data: bytes
+    date_added: float
+
+
+@dataclasses.dataclass
+class PreparedUserReport:
+    project_id: int
+    event_id: str
+    name: str
+    email: str
+    comments: str
+    date_added: float
+
+
+@dataclasses.dataclass
+class DigestBatch:
+    events: list[PreparedEvent] = dataclasses.field(default_factory=list)
+    attachments: list[PreparedAttachment] = dataclasses.field(default_factory=list)
+    user_reports: list[PreparedUserReport] = dataclasses.field(default_factory=list)
+    outcomes: collections.Counter[OutcomeKey] = dataclasses.field(default_factory=collections.Counter)
+
+
+def hour_of(ts: float) -> int:
+    return int(ts // 3600 * 3600)
+
+
+def json_depth_ok(value: Any, limit: int) -> bool:
+    """False if `value` nests deeper than `limit` (Relay/serde's recursion limit is 128)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+    return True
+
+
+def compress(data: bytes) -> bytes:
+    return _COMPRESSOR.compress(data)
+
+
+def decompress(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompress(data)
+
+
+class _Digester:
+    def __init__(self, batch: DigestBatch, record: SpoolRecord, *, retention_days: int, max_json_depth: int) -> None:
+        meta = record.meta
+        self.batch = batch
+        self.record = record
+        self.org_id = int(meta["org_id"])
+        self.project_id = int(meta["project_id"])
+        self.key_id = int(meta.get("key_id") or 0)
+        self.hour = hour_of(record.received)
+        self.retention_days = retention_days
+        self.max_json_depth = max_json_depth
+
+    def outcome(self, category: str, outcome: Outcome, reason: str = "", quantity: int = 1, hour: int | None = None) -> None:
+        if quantity > 0:
+            key = (self.org_id, self.project_id, self.key_id, self.hour if hour is None else hour, category, int(outcome), reason)
+            self.batch.outcomes[key] += quantity
+
+    def json_item(self, item: envelope_format.Item) -> Any:
+        try:
+            value = orjson.loads(item.payload)
+        except orjson.JSONDecodeError:
+            return None
+        return value if json_depth_ok(value, self.max_json_depth) else None
+
+    def run(self) -> None:
+        meta = self.record.meta
+        for category, outcome, reason, quantity in meta.get("outcomes") or []:
+            self.outcome(category, Outcome(outcome), reason, quantity)
+        if meta.get("kind") == "outcomes" or not self.record.body:
+            return
+        try:
+            env = envelope_format.parse(self.record.body)
+        except Exception:  # ingestion checked the framing; a record that fails now is corrupt
+            self.outcome("error", Outcome.INVALID, "invalid_envelope")
+            return
+        event_id = env.event_id
+        for item in env.items:
+            kind = item.type
+            if kind in EVENT_ITEMS:
+                self.event(item, env, event_id)
+            elif kind == "attachment":
+                self.attachment(item, event_id)
+            elif kind == "user_report":
+                self.user_report(item)
+            elif kind == "client_report":
+                self.client_report(item)
+            elif kind in ("session", "sessions"):
+                self.sessions(item)
+            elif kind in ("log", "span", "trace_metric", "otel_span"):
+                self.container(item)
+            else:
+                category = ITEM_CATEGORY.get(kind)
+                if category is not None and kind != "replay_recording":
+                    self.outcome(category, Outcome.ACCEPTED)
+                # unknown item types are accepted and ignored
+
+    def event(self, item: envelope_format.Item, env: envelope_format.Envelope, event_id: str | None) -> None:
+        category = ITEM_CATEGORY.get(item.type, "error")
+        payload = self.json_item(item)
+        if not isinstance(payload, dict):
+            self.outcome(category, Outcome.INVALID, "invalid_json")
+            return
+        meta = self.record.meta
+        ctx = Context(
+            received=self.record.received,
+            project_id=self.project_id,
+            key_id=self.key_id,
+            envelope_event_id=event_id,
+            sent_at=parse_timestamp(env.headers.get("sent_at")),
+            client_ip=meta.get("client_ip"),
+            sentry_client=meta.get("client"),
+            retention_days=self.retention_days,
+        )
+        item_type = "feedback" if item.type in ("feedback", "user_report_v2") else item.type
+        event = normalize_event(payload, ctx, item_type)
+        scrub_event(event)
+        kind = event["type"]
+        # Relay counts default (message) events as `error` too.
+        category = {"transaction": "transaction", "feedback": "feedback", "csp": "security"}.get(kind, "error")
+        grouping = calculate(event) if kind in ("error", "default", "csp") else None
+        if grouping is not None:
+            event["fingerprint_hashes"] = grouping.hashes
+            event["grouping_config"] = grouping.config
+            event["culprit"] = grouping.culprit
+            event["metadata"] = grouping.metadata
+            event["title"] = grouping.title
+        else:
+            event["title"] = title_for(event)
+            event["metadata"] = metadata_for(event)
+        event["tags"] = derive_tags(event)
+        raw = orjson.dumps(event)
+        contexts = event.get("contexts") or {}
+        trace = contexts.get("trace") if isinstance(contexts, dict) else None
+        self.batch.events.append(
+            PreparedEvent(
+                org_id=self.org_id,
+                project_id=self.project_id,
+                key_id=self.key_id,
+                event_id=event["event_id"],
+                type=kind,
+                category=category,
+                timestamp=event["timestamp"],
+                received=event["received"],
+                level=event.get("level"),
+                environment=event.get("environment"),
+                release=event.get("release"),
+                dist=event.get("dist"),
+                platform=event.get("platform"),
+                user_ident=user_ident(event.get("user")),
+                title=event["title"],
+                message=message_of(event),
+                culprit=event.get("culprit") or None,
+                transaction=event.get("transaction"),
+                trace_id=str(trace.get("trace_id"))[:32] if isinstance(trace, dict) and trace.get("trace_id") else None,
+                tags=event["tags"],
+                grouping=grouping,
+                size=len(item.payload),
+                data=compress(raw),
+            )
+        )
+
+    def attachment(self, item: envelope_format.Item, event_id: str | None) -> None:
+        if not event_id:
+            self.outcome("attachment", Outcome.INVALID, "missing_event_id", len(item.payload))
+            return
+        filename = item.headers.get("filename")
+        self.batch.attachments.append(
+            PreparedAttachment(
+                project_id=self.project_id,
+                event_id=event_id,
+                name=str(filename)[:256] if filename else "attachment",
+                content_type=str(item.headers["content_type"])[:128] if item.headers.get("content_type") else None,
+                attachment_type=str(item.headers.get("attachment_type") or "event.attachment")[:64],
+                data=item.payload,
+                date_added=self.record.received,
+            )
+        )
+        self.outcome("attachment", Outcome.ACCEPTED, quantity=len(item.payload))
+        self.outcome("attachment_item", Outcome.ACCEPTED)
+
+    def user_report(self, item: envelope_format.Item) -> None:
+        payload = self.json_item(item)
+        if not isinstance(payload, dict):
+            return
+        try:
+            event_id = envelope_format.normalize_event_id(payload.get("event_id"))
+        except ValueError:
+            return
+        self.batch.user_reports.append(
+            PreparedUserReport(
+                project_id=self.project_id,
+                event_id=event_id,
+                name=str(payload.get("name") or "")[:128],
+                email=str(payload.get("email") or "")[:75],
+                comments=str(payload.get("comments") or "")[:4096],
+                date_added=self.record.received,
+            )
+        )
+
+    def client_report(self, item: envelope_format.Item) -> None:
+        payload = self.json_item(item)
+        if not isinstance(payload, dict):
+            return
+        ts = parse_timestamp(payload.get("timestamp"))
+        hour = hour_of(ts) if ts is not None and abs(ts - self.record.received) < 30 * 86400 else self.hour
+        for field, outcome in (
+            ("discarded_events", Outcome.CLIENT_DISCARD),
+            ("rate_limited_events", Outcome.RATE_LIMITED),
+            ("filtered_events", Outcome.FILTERED),
+            ("filtered_sampling_events", Outcome.FILTERED),
+        ):
+            for entry in payload.get(field) or []:
+                if not isinstance(entry, dict):
+                    continue
+                reason, category, quantity = entry.get("reason"), entry.get("category"), entry.get("quantity")
+                if not isinstance(reason, str) or not isinstance(category, str) or not isinstance(quantity, int):
+                    continue
+                if quantity <= 0 or not reason or len(reason) > 200:
+                    continue
+                self.outcome(category[:32], outcome, reason, quantity, hour)
+
+    def sessions(self, item: envelope_format.Item) -> None:
+        payload = self.json_item(item)
+        if not isinstance(payload, dict):
+            self.outcome("session", Outcome.INVALID, "invalid_json")
+            return
+        if item.type == "session":
+            self.outcome("session", Outcome.ACCEPTED)
+            return
+        total = 0
+        for aggregate in payload.get("aggregates") or []:
+            if isinstance(aggregate, dict):
+                total += sum(
+                    v for k in ("exited", "errored", "abnormal", "crashed")
+                    if isinstance(v := aggregate.get(k), int) and v > 0
+                )
+        self.outcome("session", Outcome.ACCEPTED, quantity=total)
+
+    def container(self, item: envelope_format.Item) -> None:
+        category = ITEM_CATEGORY[item.type]
+        count = item.headers.get("item_count")
+        if not isinstance(count, int) or count < 0:
+            payload = self.json_item(item)
+            items = payload.get("items") if isinstance(payload, dict) else None
+            count = len(items) if isinstance(items, list) else 1
+        self.outcome(category, Outcome.ACCEPTED, quantity=count)
+        if item.type == "log":
+            self.outcome("log_byte", Outcome.ACCEPTED, quantity=len(item.payload))
+
+
+def digest_records(records: list[SpoolRecord], *, retention_days: int = 90, max_json_depth: int = 128) -> DigestBatch:
+    batch = DigestBatch()
+    for record in records:
+        _Digester(batch, record, retention_days=retention_days, max_json_depth=max_json_depth).run()
+    return batch
+
+
+def sha1(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()

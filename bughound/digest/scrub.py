@@ -1,0 +1,204 @@
+"""Default PII scrubbing (pure), after Relay's defaults ("Data Scrubber" + "Use Default Scrubbers").
+
+Only the fields Relay's schema marks as PII are scrubbed: `extra`, `server_name`, `user`,
+request data/query/fragment/cookies/headers/env, breadcrumb messages and data, frame `vars`,
+`logentry.params`, mechanism description/data and contexts of unknown types. Tags, URLs,
+culprits, file names, `logentry.formatted` and exception values are never touched.
+
+* A value under a key that looks like a password, secret, token or credential is replaced
+  whole by `[Filtered]` (a non-string value is removed); so is a string value that itself
+  matches that pattern (`@password:filter`).
+* Credit card numbers, PEM private key bodies, passwords in URLs, bearer tokens and US social
+  security numbers inside strings are replaced by `[Filtered]` (`@common:filter`).
+* Sensitive cookies (Relay's list) are replaced whole.
+
+Every change is recorded in the event's `_meta`, as Relay does:
+`{"": {"rem": [["@password:filter", "s", 0, 10]], "len": 7}}`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+FILTERED = "[Filtered]"
+PASSWORD = re.compile(
+    r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
+    r"|token[^\s]*[:=]|^otp$|^two[-_]factor$)"
+)
+TOKEN_KEY = re.compile(r"(?i)token")
+_NEVER_SCRUBBED = frozenset({"", "true", "false", "null", "undefined"})
+_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    # (rule, pattern, group to replace: 0 = the whole match)
+    ("@pemkey:filter", re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----\s*([\s\S]+?)\s*-----END[A-Z ]*PRIVATE KEY-----"), 1),
+    ("@urlauth:legacy", re.compile(r"\b((?:[a-z0-9]+:)?//[a-zA-Z0-9%_.-]+:)([a-zA-Z0-9%_.-]+)@"), 2),
+    ("@bearer:filter", re.compile(r"(?i)\b(Bearer\s+)([^\s]+)"), 0),
+    ("@usssn:filter", re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b"), 0),
+    ("@creditcard:filter", re.compile(r"\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b"), 0),
+)
+_QUICK = re.compile(r"-----BEGIN|//|(?i:bearer)|\d{3}")
+SENSITIVE_COOKIES = frozenset(
+    "sentrysid sudo su session __session sessionid user_session symfony phpsessid fasthttpsessionid mysession "
+    "irissessionid _vercel_jwt csrf xsrf _xsrf _csrf csrf-token csrf_token xsrf-token xsrf_token fastcsrf "
+    "_iris_csrf".split()
+)
+# Context types Relay knows; any other context is free-form and scrubbed.
+KNOWN_CONTEXTS = frozenset(
+    "device os runtime app browser gpu trace profile replay response otel cloud_resource culture monitor "
+    "nel performance_score spring ota_updates flags user_report_v2 feedback state chromium_stability_report "
+    "unity memory_info thread_pool_info".split()
+)
+
+
+def _sensitive_key(key: Any) -> bool:
+    return isinstance(key, str) and bool(PASSWORD.search(key) or TOKEN_KEY.search(key))
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _remark(meta: dict[str, Any], path: tuple[str | int, ...], rule: str, original_len: int, new_len: int) -> None:
+    node = meta
+    for part in path:
+        node = node.setdefault(str(part), {})
+    entry = node.setdefault("", {})
+    entry.setdefault("rem", []).append([rule, "s", 0, new_len])
+    entry.setdefault("len", original_len)
+
+
+def _scrub_string(value: str) -> tuple[str, str | None]:
+    if value in _NEVER_SCRUBBED:
+        return value, None
+    if PASSWORD.search(value):
+        return FILTERED, "@password:filter"
+    if not _QUICK.search(value):
+        return value, None
+    rule_hit: str | None = None
+    for rule, pattern, group in _PATTERNS:
+
+        def repl(m: re.Match[str], group: int = group, rule: str = rule) -> str:
+            if rule == "@creditcard:filter" and not _luhn(re.sub(r"[-\s]", "", m.group(0))):
+                return m.group(0)
+            if group == 0:
+                return FILTERED
+            start, end = m.start(group) - m.start(), m.end(group) - m.start()
+            return m.group(0)[:start] + FILTERED + m.group(0)[end:]
+
+        new = pattern.sub(repl, value)
+        if new != value:
+            value, rule_hit = new, rule
+    return value, rule_hit
+
+
+class _Scrubber:
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.meta = meta
+
+    def remark(self, path: tuple[str | int, ...], rule: str, kind: str, original_len: int | None, new_len: int) -> None:
+        node = self.meta
+        for part in path:
+            node = node.setdefault(str(part), {})
+        entry = node.setdefault("", {})
+        entry.setdefault("rem", []).append([rule, kind] if kind == "x" else [rule, kind, 0, new_len])
+        if original_len is not None:
+            entry.setdefault("len", original_len)
+
+    def value(self, value: Any, path: tuple[str | int, ...], sensitive: bool = False) -> Any:
+        if isinstance(value, str):
+            if sensitive and value not in _NEVER_SCRUBBED:
+                if value != FILTERED:
+                    self.remark(path, "@password:filter", "s", len(value), len(FILTERED))
+                return FILTERED
+            new, rule = _scrub_string(value)
+            if rule is not None:
+                self.remark(path, rule, "s", len(value), len(new))
+            return new
+        if sensitive and value is not None:
+            self.remark(path, "@password:filter", "x", None, 0)
+            return None
+        if isinstance(value, dict):
+            for key in list(value):
+                value[key] = self.value(value[key], (*path, key), _sensitive_key(key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
+                    # A [key, value] pair (headers, cookies, query strings): the key decides.
+                    item[1] = self.value(item[1], (*path, i, 1), _sensitive_key(item[0]))
+                else:
+                    value[i] = self.value(item, (*path, i))
+        return value
+
+    def field(self, holder: Any, key: str, path: tuple[str | int, ...]) -> None:
+        if isinstance(holder, dict) and holder.get(key) is not None:
+            holder[key] = self.value(holder[key], (*path, key), _sensitive_key(key))
+
+
+def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
+    """Scrub `event` in place; remarks are merged into `event["_meta"]`."""
+    meta = event.get("_meta")
+    scrubber = _Scrubber(meta if isinstance(meta, dict) else {})
+    for key in ("extra", "server_name", "user"):
+        scrubber.field(event, key, ())
+    _scrub_request(scrubber, event.get("request"))
+    crumbs = event.get("breadcrumbs")
+    for i, crumb in enumerate(crumbs.get("values") or [] if isinstance(crumbs, dict) else []):
+        for key in ("message", "data"):
+            scrubber.field(crumb, key, ("breadcrumbs", "values", i))
+    logentry = event.get("logentry")
+    scrubber.field(logentry, "params", ("logentry",))
+    exception = event.get("exception")
+    for i, value in enumerate(exception.get("values") or [] if isinstance(exception, dict) else []):
+        if isinstance(value, dict):
+            path = ("exception", "values", i)
+            mechanism = value.get("mechanism")
+            for key in ("description", "data"):
+                scrubber.field(mechanism, key, (*path, "mechanism"))
+            _scrub_frames(scrubber, value.get("stacktrace"), (*path, "stacktrace"))
+            _scrub_frames(scrubber, value.get("raw_stacktrace"), (*path, "raw_stacktrace"))
+    _scrub_frames(scrubber, event.get("stacktrace"), ("stacktrace",))
+    threads = event.get("threads")
+    for i, thread in enumerate(threads.get("values") or [] if isinstance(threads, dict) else []):
+        if isinstance(thread, dict):
+            _scrub_frames(scrubber, thread.get("stacktrace"), ("threads", "values", i, "stacktrace"))
+    contexts = event.get("contexts")
+    if isinstance(contexts, dict):
+        for name, context in contexts.items():
+            kind = context.get("type", name) if isinstance(context, dict) else name
+            if kind not in KNOWN_CONTEXTS:
+                scrubber.field(contexts, name, ("contexts",))
+    if scrubber.meta:
+        event["_meta"] = scrubber.meta
+    return event
+
+
+def _scrub_frames(scrubber: _Scrubber, stacktrace: Any, path: tuple[str | int, ...]) -> None:
+    if isinstance(stacktrace, dict):
+        for i, frame in enumerate(stacktrace.get("frames") or []):
+            scrubber.field(frame, "vars", (*path, "frames", i))
+
+
+def _scrub_request(scrubber: _Scrubber, request: Any) -> None:
+    if not isinstance(request, dict):
+        return
+    path = ("request",)
+    for key in ("data", "query_string", "fragment", "env"):
+        scrubber.field(request, key, path)
+    headers = request.get("headers")
+    if isinstance(headers, list):
+        for i, pair in enumerate(headers):
+            if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
+                if pair[0].lower() != "user-agent":
+                    pair[1] = scrubber.value(pair[1], (*path, "headers", i, 1), _sensitive_key(pair[0]))
+    cookies = request.get("cookies")
+    if isinstance(cookies, list):
+        for i, pair in enumerate(cookies):
+            if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
+                sensitive = pair[0].lower() in SENSITIVE_COOKIES or _sensitive_key(pair[0])
+                pair[1] = scrubber.value(pair[1], (*path, "cookies", i, 1), sensitive)

@@ -1,0 +1,123 @@
+"""The digest worker: claim spooled records -> digest -> write, in one transaction per batch.
+
+Runs inside `bughound serve` (as a child process, so it never shares the HTTP server's GIL) or
+alone as `bughound worker`. Several workers may share a PostgreSQL database; a SQLite database
+has exactly one, guarded by a file lock. The worker also deletes data past retention.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from bughound.config import Settings
+from bughound.digest.pipeline import digest_records
+from bughound.spool.base import Spool, SpoolRecord
+from bughound.storage.digestion import write_batch
+from bughound.storage.retention import delete_expired
+from bughound.storage.store import Store
+
+log = logging.getLogger("bughound.worker")
+IDLE_SLEEP = 0.05  # seconds between polls of an empty spool
+RETENTION_EVERY = 3600.0
+
+
+class Worker:
+    def __init__(self, settings: Settings, store: Store, spool: Spool) -> None:
+        self.settings = settings
+        self.store = store
+        self.spool = spool
+        self.stop = threading.Event()
+        self._next_retention = 0.0
+        self._lock_file: IO[str] | None = None
+
+    def acquire_lock(self) -> None:
+        """SQLite: one worker per data directory (the spool cursor assumes it)."""
+        if not self.settings.is_sqlite:
+            return
+        path = Path(self.settings.data_dir) / "worker.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(path, "w")  # noqa: SIM115 (held for the life of the worker)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another worker is digesting %s; waiting for it to stop", self.settings.data_dir)
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+
+    def run_once(self) -> int:
+        """Digest one batch; returns how many spool records it consumed."""
+        try:
+            with self.store.write() as conn:
+                records = self.spool.claim(conn, self.settings.digest_batch_size)
+                if records:
+                    batch = digest_records(
+                        records,
+                        retention_days=self.settings.retention_days,
+                        max_json_depth=self.settings.max_json_depth,
+                    )
+                    write_batch(conn, batch)
+        except Exception:
+            log.exception("digest of a batch failed; retrying its records one by one")
+            return self._run_one_by_one()
+        self.spool.after_commit(records)
+        return len(records)
+
+    def _run_one_by_one(self) -> int:
+        done = 0
+        for _ in range(self.settings.digest_batch_size):
+            record: SpoolRecord | None = None
+            try:
+                with self.store.write() as conn:
+                    claimed = self.spool.claim(conn, 1)
+                    if not claimed:
+                        break
+                    record = claimed[0]
+                    try:
+                        with conn.begin_nested():
+                            write_batch(conn, digest_records(claimed, retention_days=self.settings.retention_days))
+                    except Exception:
+                        log.exception("spool record %s cannot be digested; set aside", record.id)
+                        self._set_aside(record)
+            except Exception:
+                log.exception("digest failed; will retry")
+                time.sleep(1.0)
+                return done
+            self.spool.after_commit(claimed)
+            done += 1
+        return done
+
+    def _set_aside(self, record: SpoolRecord) -> None:
+        """Keep a record that cannot be digested, for a later release or a bug report."""
+        folder = Path(self.settings.data_dir) / "failed"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{record.id}.envelope").write_bytes(record.body)
+        (folder / f"{record.id}.meta.json").write_bytes(orjson.dumps({"received": record.received, **record.meta}))
+
+    def maybe_expire(self, now: float) -> None:
+        if now < self._next_retention:
+            return
+        self._next_retention = now + RETENTION_EVERY
+        try:
+            removed = delete_expired(self.store, now - self.settings.retention_days * 86400)
+            if removed:
+                log.info("retention: deleted %d events older than %d days", removed, self.settings.retention_days)
+        except Exception:
+            log.exception("retention cleanup failed")
+
+    def run_forever(self, parent_pid: int | None = None) -> None:
+        self.acquire_lock()
+        log.info("digest worker started (pid %d)", os.getpid())
+        while not self.stop.is_set():
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.info("parent process went away; stopping")
+                break
+            self.maybe_expire(time.time())
+            if self.run_once() == 0:
+                self.stop.wait(IDLE_SLEEP)

@@ -1,0 +1,20 @@
+"""Stage 2: persist what ingestion accepted, durably, before it is acknowledged."""
+
+from __future__ import annotations
+
+from bughound.config import Settings
+from bughound.spool.base import Spool, SpoolRecord
+
+
+def open_spool(settings: Settings, engine: object) -> Spool:
+    """SQLite deployments spool to a file of their own; PostgreSQL ones to the `spool` table."""
+    if settings.is_sqlite:
+        from bughound.spool.sqlite import SqliteSpool
+
+        return SqliteSpool(settings.spool_path)
+    from bughound.spool.postgres import PostgresSpool
+
+    return PostgresSpool(engine)  # type: ignore[arg-type]
+
+
+__all__ = ["Spool", "SpoolRecord", "open_spool"]

@@ -1,0 +1,75 @@
+"""The PostgreSQL deployment's spool: the `spool` table of the main database.
+
+Ingestion commits rows (PostgreSQL fsyncs its WAL on commit); any number of workers claim
+them with `DELETE ... FOR UPDATE SKIP LOCKED RETURNING` inside their digest transaction, so a
+record disappears exactly when its digested data is committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from bughound.spool.base import GroupCommitter, Row, SpoolRecord, decode_meta, encode_meta
+
+_INSERT = "INSERT INTO spool (received, meta, body) VALUES (%s, %s, %s)"
+_CLAIM = sa.text(
+    "DELETE FROM spool WHERE id IN "
+    "(SELECT id FROM spool ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, received, meta, body"
+)
+
+
+class PostgresSpool:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._committer: GroupCommitter | None = None
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    def _write_rows(self, rows: list[Row]) -> None:
+        if self._conn is None:
+            self._conn = self.engine.raw_connection()
+        try:
+            with self._conn.cursor() as cur:
+                cur.executemany(_INSERT, rows)
+            self._conn.commit()
+        except BaseException:
+            conn, self._conn = self._conn, None
+            try:
+                conn.invalidate()
+            finally:
+                raise
+
+    async def put(self, received: float, meta: dict[str, Any], body: bytes) -> None:
+        if self._committer is None:
+            with self._lock:
+                if self._committer is None:
+                    self._committer = GroupCommitter(self._write_rows)
+        await self._committer.put((received, encode_meta(meta), body))
+
+    def put_sync(self, received: float, meta: dict[str, Any], body: bytes) -> None:
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(_INSERT, (received, encode_meta(meta), body))
+
+    def claim(self, conn: sa.Connection, limit: int) -> list[SpoolRecord]:
+        rows = conn.execute(_CLAIM, {"limit": limit}).all()
+        rows.sort(key=lambda r: r.id)
+        return [SpoolRecord(r.id, r.received, decode_meta(bytes(r.meta)), bytes(r.body)) for r in rows]
+
+    def after_commit(self, records: Sequence[SpoolRecord]) -> None:
+        pass
+
+    def pending(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT count(*) FROM spool").scalar() or 0)
+
+    def close(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

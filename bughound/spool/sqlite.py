@@ -1,0 +1,98 @@
+"""The SQLite deployment's spool: a WAL database file of its own, `synchronous=FULL`.
+
+Ingestion appends here and never waits on the main database's write lock. The digest keeps
+the id of the last record it digested in the main database (`worker_state.spool_cursor`),
+updated in the same transaction as the digested data; rows at or below it are then deleted.
+Only one worker may digest a SQLite spool: `bughound.digest.worker` holds a file lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bughound.spool.base import GroupCommitter, Row, SpoolRecord, decode_meta, encode_meta
+from bughound.storage import schema as t
+
+CURSOR = "spool_cursor"
+
+
+class SqliteSpool:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(f"sqlite:///{self.path}")
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            t.spool.create(conn, checkfirst=True)
+        engine.dispose()
+        self._local = threading.local()
+        self._committer: GroupCommitter | None = None
+        self._committer_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # the commit fsyncs the WAL
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def _write_rows(self, rows: list[Row]) -> None:
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("INSERT INTO spool (received, meta, body) VALUES (?, ?, ?)", rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def put(self, received: float, meta: dict[str, Any], body: bytes) -> None:
+        if self._committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    self._committer = GroupCommitter(self._write_rows)
+        await self._committer.put((received, encode_meta(meta), body))
+
+    def put_sync(self, received: float, meta: dict[str, Any], body: bytes) -> None:
+        self._write_rows([(received, encode_meta(meta), body)])
+
+    def claim(self, conn: sa.Connection, limit: int) -> list[SpoolRecord]:
+        cursor = conn.execute(sa.select(t.worker_state.c.value).where(t.worker_state.c.name == CURSOR)).scalar() or 0
+        rows = (
+            self._connect()
+            .execute("SELECT id, received, meta, body FROM spool WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit))
+            .fetchall()
+        )
+        records = [SpoolRecord(r[0], r[1], decode_meta(r[2]), r[3]) for r in rows]
+        if records:
+            last = records[-1].id
+            updated = conn.execute(
+                t.worker_state.update().where(t.worker_state.c.name == CURSOR).values(value=last)
+            ).rowcount
+            if not updated:
+                conn.execute(t.worker_state.insert().values(name=CURSOR, value=last))
+        return records
+
+    def after_commit(self, records: Sequence[SpoolRecord]) -> None:
+        if records:
+            self._connect().execute("DELETE FROM spool WHERE id <= ?", (records[-1].id,))
+
+    def pending(self) -> int:
+        return int(self._connect().execute("SELECT count(*) FROM spool").fetchone()[0])
+
+    def close(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
