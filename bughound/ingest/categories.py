@@ -55,5 +55,5 @@ def rate_limit_categories(item_type: str) -> tuple[str, ...]:
     if category is None:
         return ()
     if category == "error":
-        return ("error", "default")
+        return ("error", "default")  # an event is `default` until its payload shows an exception
     return (category,)

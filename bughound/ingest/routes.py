@@ -23,7 +23,7 @@ from bughound import __version__
 from bughound.config import Settings
 from bughound.ingest import envelope as envelope_format
 from bughound.ingest.auth import Auth, auth_from_request, parse_dsn
-from bughound.ingest.categories import Outcome, rate_limit_categories
+from bughound.ingest.categories import KEY_QUOTA_CATEGORIES, Outcome, rate_limit_categories
 from bughound.ingest.decode import decode_body
 from bughound.ingest.errors import IngestError, bad_request, too_large
 from bughound.ingest.ratelimit import KeyRateLimiter, Limited
@@ -50,8 +50,7 @@ CORS_HEADERS = [
     (b"cross-origin-resource-policy", b"cross-origin"),
     (b"server", f"bughound/{__version__}".encode()),
 ]
-PREFLIGHT_HEADERS = [
-    *CORS_HEADERS,
+PREFLIGHT_HEADERS = [  # sent with CORS_HEADERS
     (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
     (
         b"access-control-allow-headers",
@@ -261,7 +260,7 @@ class IngestApp:
         """Apply the key's quota to the envelope's event; drop what it rejects (and what depends on it)."""
         if not key.rate_limit_count or not key.rate_limit_window:
             return None, []
-        events = [i for i in env.items if "error" in rate_limit_categories(i.type) or i.type in ("security", "raw_security")]
+        events = [i for i in env.items if set(rate_limit_categories(i.type)) & set(KEY_QUOTA_CATEGORIES)]
         if not events:
             return None, []
         limited = self.limiter.admit(key.id, key.rate_limit_count, key.rate_limit_window, len(events), now)
@@ -269,8 +268,9 @@ class IngestApp:
             return None, []
         dropped: list[list[Any]] = []
         kept = []
+        limited_items = {id(i) for i in events}
         for item in env.items:
-            if item in events:
+            if id(item) in limited_items:
                 category = "security" if item.type in ("security", "raw_security") else "error"
                 dropped.append([category, int(Outcome.RATE_LIMITED), limited.reason_code, 1])
             elif item.type == "attachment":  # attachments depend on the event
