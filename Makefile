@@ -26,6 +26,7 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check bughound tests bench
 	$(BIN)/ruff format --check bughound tests bench
+	$(BIN)/mypy bughound
 
 bench: install-test
 	$(BIN)/python bench/ingest.py

@@ -63,7 +63,12 @@ class Bughound:
 
         self.api = Starlette(
             routes=api.routes(),
-            exception_handlers={ApiError: _api_error, 404: _http_error, 405: _http_error, Exception: _internal_error},
+            exception_handlers={
+                ApiError: _api_error,
+                404: _http_error,
+                405: _http_error,
+                Exception: _internal_error,
+            },
             lifespan=lifespan,
         )
 

@@ -53,16 +53,36 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", envvar="BUGHOUND_DATA_DIR", show_envvar=True, type=click.Path(path_type=Path),
-              help="Directory for the SQLite database and spool (default ./data).")
-@click.option("--database-url", envvar="BUGHOUND_DATABASE_URL", show_envvar=True,
-              help="sqlite:///path or postgresql://... (default: SQLite in the data directory).")
-@click.option("--url", envvar="BUGHOUND_URL", show_envvar=True,
-              help="Public base URL, used in DSNs and Link headers (default http://HOST:PORT).")
-@click.option("--log-level", envvar="BUGHOUND_LOG_LEVEL", show_envvar=True, default="info",
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--data-dir",
+    envvar="BUGHOUND_DATA_DIR",
+    show_envvar=True,
+    type=click.Path(path_type=Path),
+    help="Directory for the SQLite database and spool (default ./data).",
+)
+@click.option(
+    "--database-url",
+    envvar="BUGHOUND_DATABASE_URL",
+    show_envvar=True,
+    help="sqlite:///path or postgresql://... (default: SQLite in the data directory).",
+)
+@click.option(
+    "--url",
+    envvar="BUGHOUND_URL",
+    show_envvar=True,
+    help="Public base URL, used in DSNs and Link headers (default http://HOST:PORT).",
+)
+@click.option(
+    "--log-level",
+    envvar="BUGHOUND_LOG_LEVEL",
+    show_envvar=True,
+    default="info",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, url: str | None, log_level: str) -> None:
+def cli(
+    ctx: click.Context, data_dir: Path | None, database_url: str | None, url: str | None, log_level: str
+) -> None:
     """Bughound: a light, self-hosted error tracker that speaks Sentry's protocols."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -81,8 +101,13 @@ def migrate_cmd(ctx: click.Context) -> None:
 @cli.command()
 @click.option("--host", envvar="BUGHOUND_HOST", show_envvar=True, default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="BUGHOUND_PORT", show_envvar=True, default=8000, show_default=True, type=int)
-@click.option("--no-worker", envvar="BUGHOUND_NO_WORKER", show_envvar=True, is_flag=True,
-              help="Serve only; digest with separate `bughound worker` processes.")
+@click.option(
+    "--no-worker",
+    envvar="BUGHOUND_NO_WORKER",
+    show_envvar=True,
+    is_flag=True,
+    help="Serve only; digest with separate `bughound worker` processes.",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
     """Serve ingestion and the web API (and run the digest worker alongside)."""
@@ -184,10 +209,20 @@ class WorkerSupervisor:
 
 
 @cli.command()
-@click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, default="default", show_default=True)
-@click.option("--project", "project_slug", envvar="BUGHOUND_PROJECT", show_envvar=True, default="default",
-              show_default=True)
-@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, default="admin@localhost", show_default=True)
+@click.option(
+    "--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, default="default", show_default=True
+)
+@click.option(
+    "--project",
+    "project_slug",
+    envvar="BUGHOUND_PROJECT",
+    show_envvar=True,
+    default="default",
+    show_default=True,
+)
+@click.option(
+    "--email", envvar="BUGHOUND_EMAIL", show_envvar=True, default="admin@localhost", show_default=True
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def setup(ctx: click.Context, org_slug: str, project_slug: str, email: str, as_json: bool) -> None:
@@ -218,13 +253,28 @@ def user() -> None:
 
 
 @user.command("create")
-@click.option("--email", required=True)
-@click.option("--org", "org_slug", required=True)
-@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
-@click.option("--team", "team_slug", help="Also add the user to this team (created if missing).")
+@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, required=True)
+@click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, required=True)
+@click.option(
+    "--role",
+    envvar="BUGHOUND_ROLE",
+    show_envvar=True,
+    type=click.Choice(ROLES),
+    default="member",
+    show_default=True,
+)
+@click.option(
+    "--team",
+    "team_slug",
+    envvar="BUGHOUND_TEAM",
+    show_envvar=True,
+    help="Also add the user to this team (created if missing).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def user_create(ctx: click.Context, email: str, org_slug: str, role: str, team_slug: str | None, as_json: bool) -> None:
+def user_create(
+    ctx: click.Context, email: str, org_slug: str, role: str, team_slug: str | None, as_json: bool
+) -> None:
     """Create a user (if missing) and make them a member of an organization."""
     store = _migrated_store(_settings(ctx))
     with store.write() as conn:
@@ -245,8 +295,13 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--email", required=True)
-@click.option("--scopes", help="Comma-separated scopes (default: every scope).")
+@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, required=True)
+@click.option(
+    "--scopes",
+    envvar="BUGHOUND_SCOPES",
+    show_envvar=True,
+    help="Comma-separated scopes (default: every scope).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def token_create(ctx: click.Context, email: str, scopes: str | None, as_json: bool) -> None:
@@ -268,8 +323,8 @@ def project() -> None:
 
 
 @project.command("create")
-@click.option("--org", "org_slug", required=True)
-@click.option("--slug", required=True)
+@click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, required=True)
+@click.option("--slug", envvar="BUGHOUND_PROJECT", show_envvar=True, required=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) -> None:
@@ -282,7 +337,10 @@ def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) 
         except NotFound as exc:
             raise click.ClickException(str(exc)) from None
         project_id = store.ensure_project(conn, org_id, slug, store.ensure_team(conn, org_id, org_slug))
-    _print({"id": project_id, "org": org_slug, "slug": slug, "dsn": store.project_dsn(settings.url, project_id)}, as_json)
+    _print(
+        {"id": project_id, "org": org_slug, "slug": slug, "dsn": store.project_dsn(settings.url, project_id)},
+        as_json,
+    )
 
 
 def main() -> None:

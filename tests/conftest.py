@@ -23,6 +23,8 @@ from bughound.storage.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BUGHOUND_SHARED_DIR", ROOT.parent / "shared"))
 POSTGRES_URL = os.environ.get("BUGHOUND_TEST_POSTGRES_URL", "")
+# CI sets this: PostgreSQL tests must run there, never skip.
+REQUIRE_POSTGRES = os.environ.get("BUGHOUND_REQUIRE_POSTGRES") == "1"
 _counter = itertools.count()
 
 
@@ -41,6 +43,8 @@ def _admin_url(url: str, database: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("BUGHOUND_REQUIRE_POSTGRES=1 but BUGHOUND_TEST_POSTGRES_URL is not set")
         pytest.skip("BUGHOUND_TEST_POSTGRES_URL is not set")
     name = f"bughound_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(_admin_url(POSTGRES_URL, "postgres"), isolation_level="AUTOCOMMIT")
@@ -92,6 +96,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    engine = create_engine(settings.database_url, **({"poolclass": sa.pool.NullPool} if not settings.is_sqlite else {}))
+    engine = create_engine(
+        settings.database_url, **({"poolclass": sa.pool.NullPool} if not settings.is_sqlite else {})
+    )
     yield Store(engine)
     engine.dispose()

@@ -28,7 +28,9 @@ class Project:
     user_id: int
 
 
-def make_project(store: Store, org: str = "acme", slug: str = "web", scopes: list[str] | None = None) -> Project:
+def make_project(
+    store: Store, org: str = "acme", slug: str = "web", scopes: list[str] | None = None
+) -> Project:
     with store.write() as conn:
         org_id = store.ensure_organization(conn, org)
         user_id = store.ensure_user(conn, f"owner@{org}.test")
@@ -41,7 +43,9 @@ def make_project(store: Store, org: str = "acme", slug: str = "web", scopes: lis
     return Project(org, slug, project_id, key.public_key, token, user_id)
 
 
-def envelope(*items: tuple[dict[str, Any], bytes | dict[str, Any]], headers: dict[str, Any] | None = None) -> bytes:
+def envelope(
+    *items: tuple[dict[str, Any], bytes | dict[str, Any]], headers: dict[str, Any] | None = None
+) -> bytes:
     lines = [json.dumps(headers if headers is not None else {}).encode()]
     for item_headers, payload in items:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -60,7 +64,15 @@ def error_event(**extra: Any) -> dict[str, Any]:
                     "type": "ValueError",
                     "value": "bad value",
                     "stacktrace": {
-                        "frames": [{"filename": "app.py", "function": "main", "module": "app", "lineno": 3, "in_app": True}]
+                        "frames": [
+                            {
+                                "filename": "app.py",
+                                "function": "main",
+                                "module": "app",
+                                "lineno": 3,
+                                "in_app": True,
+                            }
+                        ]
                     },
                 }
             ]
@@ -93,7 +105,9 @@ class Harness:
 
     def post_envelope(self, project: Project, body: bytes, **headers: str) -> Any:
         return self.client.post(
-            f"/api/{project.id}/envelope/", content=body, headers={**auth_header(project.public_key), **headers}
+            f"/api/{project.id}/envelope/",
+            content=body,
+            headers={**auth_header(project.public_key), **headers},
         )
 
     def api(self, project: Project, path: str, **kwargs: Any) -> Any:

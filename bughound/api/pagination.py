@@ -47,19 +47,28 @@ def parse_per_page(text: str | None, default: int = MAX_PER_PAGE) -> int:
     return value
 
 
-def link_header(base_url: str, path: str, query: list[tuple[str, str]], prev: Cursor, prev_results: bool, nxt: Cursor, next_results: bool) -> str:
+def link_header(
+    base_url: str,
+    path: str,
+    query: list[tuple[str, str]],
+    prev: Cursor,
+    prev_results: bool,
+    nxt: Cursor,
+    next_results: bool,
+) -> str:
     """Both links, previous first, each with `rel`, `results` and `cursor` (sentry-cli reads them)."""
     params = urlencode([(k, v) for k, v in query if k != "cursor"])
     uri = f"{base_url}{path}?{params}"
     links = []
     for name, cursor, has_results in (("previous", prev, prev_results), ("next", nxt, next_results)):
-        links.append(
-            f'<{uri}&cursor={cursor}>; rel="{name}"; results="{"true" if has_results else "false"}"; cursor="{cursor}"'
-        )
+        results = "true" if has_results else "false"
+        links.append(f'<{uri}&cursor={cursor}>; rel="{name}"; results="{results}"; cursor="{cursor}"')
     return ", ".join(links)
 
 
-def offset_links(base_url: str, path: str, query: list[tuple[str, str]], offset: int, limit: int, has_more: bool) -> str:
+def offset_links(
+    base_url: str, path: str, query: list[tuple[str, str]], offset: int, limit: int, has_more: bool
+) -> str:
     prev = Cursor(0, max(0, offset - limit), True)
     nxt = Cursor(0, offset + limit, False)
     return link_header(base_url, path, query, prev, offset > 0, nxt, has_more)

@@ -53,7 +53,12 @@ class WebApi:
             {
                 "version": "0",
                 "auth": {"scopes": sorted(auth.scopes)} if auth else None,
-                "user": {"id": str(auth.user_id), "email": auth.email, "username": auth.email, "name": auth.email}
+                "user": {
+                    "id": str(auth.user_id),
+                    "email": auth.email,
+                    "username": auth.email,
+                    "name": auth.email,
+                }
                 if auth
                 else None,
             }
@@ -80,7 +85,9 @@ class WebApi:
         start, end = time_window(dict(params), time.time(), None)
         full = _truthy(params.get("full"))
         rows = await to_thread.run_sync(
-            lambda: self.store.list_events(project.id, start=start, end=end, offset=cursor.offset, limit=limit + 1)
+            lambda: self.store.list_events(
+                project.id, start=start, end=end, offset=cursor.offset, limit=limit + 1
+            )
         )
         has_more = len(rows) > limit
         out = []
@@ -90,7 +97,9 @@ class WebApi:
                 out.append(serializers.full_event(event, group_id=row.group_id, project_id=project.id))
             else:
                 out.append(serializers.simple_event(event, group_id=row.group_id, project_id=project.id))
-        link = offset_links(self.settings.url, request.url.path, params.multi_items(), cursor.offset, limit, has_more)
+        link = offset_links(
+            self.settings.url, request.url.path, params.multi_items(), cursor.offset, limit, has_more
+        )
         return json_response(out, headers={"Link": link})
 
     async def project_event(self, request: Request) -> Response:

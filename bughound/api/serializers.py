@@ -27,10 +27,10 @@ _INTERFACES = (
     ("nel", "nel", 0, 0),
 )
 KNOWN_CONTEXT_TYPES = frozenset(
-    "default app device runtime browser os gpu monitor trace profile replay response otel cloud_resource culture "
-    "state flags feedback".split()
+    "default app device runtime browser os gpu monitor trace profile replay response otel cloud_resource "
+    "culture state flags feedback".split()
 )
-EMPTY_META = {
+EMPTY_META: dict[str, Any] = {
     "entries": {},
     "message": None,
     "user": None,
@@ -55,7 +55,11 @@ def _prune(d: dict[str, Any]) -> dict[str, Any]:
 
 def _context_lines(frame: dict[str, Any]) -> list[list[Any]]:
     lineno = frame.get("lineno")
-    pre, line, post = frame.get("pre_context") or [], frame.get("context_line"), frame.get("post_context") or []
+    pre, line, post = (
+        frame.get("pre_context") or [],
+        frame.get("context_line"),
+        frame.get("post_context") or [],
+    )
     if not isinstance(lineno, int) or (line is None and not pre and not post):
         return []
     out = [[lineno - len(pre) + i, text] for i, text in enumerate(pre)]
@@ -107,7 +111,7 @@ def _exception(data: dict[str, Any]) -> dict[str, Any] | None:
     values = [v for v in data.get("values") or [] if isinstance(v, dict)]
     if not values:
         return None
-    out = []
+    out: list[dict[str, Any]] = []
     for v in values:
         mechanism = v.get("mechanism")
         out.append(
@@ -129,7 +133,13 @@ def _exception(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _message(data: dict[str, Any]) -> dict[str, Any] | None:
-    out = _prune({"message": data.get("message"), "formatted": data.get("formatted"), "params": data.get("params") or None})
+    out = _prune(
+        {
+            "message": data.get("message"),
+            "formatted": data.get("formatted"),
+            "params": data.get("params") or None,
+        }
+    )
     return out or None
 
 
@@ -184,7 +194,9 @@ def _threads(data: dict[str, Any]) -> dict[str, Any] | None:
                 "current": bool(t.get("current")),
                 "crashed": bool(t.get("crashed")),
                 "name": t.get("name"),
-                "stacktrace": stacktrace(t.get("stacktrace")) if (t.get("stacktrace") or {}).get("frames") else None,
+                "stacktrace": stacktrace(t.get("stacktrace"))
+                if (t.get("stacktrace") or {}).get("frames")
+                else None,
                 "rawStacktrace": stacktrace(t.get("raw_stacktrace")),
             }
             for t in values
@@ -193,13 +205,16 @@ def _threads(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _debug_meta(data: dict[str, Any]) -> dict[str, Any] | None:
-    return _prune(
-        {
-            "images": data.get("images") or None,
-            "sdk_info": data.get("sdk_info") or None,
-            "is_debug_build": data.get("is_debug_build"),
-        }
-    ) or None
+    return (
+        _prune(
+            {
+                "images": data.get("images") or None,
+                "sdk_info": data.get("sdk_info") or None,
+                "is_debug_build": data.get("is_debug_build"),
+            }
+        )
+        or None
+    )
 
 
 def _template(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -219,12 +234,14 @@ _RENDER = {
 
 
 def entries(event: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
+    found: list[tuple[int, int, dict[str, Any]]] = []
     for key, kind, display, score in _INTERFACES:
         data = event.get(key)
         if key == "spans":
             if isinstance(data, list):
-                found.append((display, score, {"type": kind, "data": [_prune(s) for s in data if isinstance(s, dict)]}))
+                found.append(
+                    (display, score, {"type": kind, "data": [_prune(s) for s in data if isinstance(s, dict)]})
+                )
             continue
         if not isinstance(data, dict) or not data:
             continue
@@ -297,10 +314,18 @@ def _errors(event: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(error, dict):
             continue
         name = error.get("name")
-        if isinstance(name, str) and (name.startswith(("breadcrumbs.", "extra.", "tags.")) or ".frames." in name):
+        if isinstance(name, str) and (
+            name.startswith(("breadcrumbs.", "extra.", "tags.")) or ".frames." in name
+        ):
             continue
         kind = str(error.get("type", "unknown_error"))
-        out.append({"type": kind, "message": ERROR_MESSAGES.get(kind, "Unknown error"), "data": {k: v for k, v in error.items() if k != "type"}})
+        out.append(
+            {
+                "type": kind,
+                "message": ERROR_MESSAGES.get(kind, "Unknown error"),
+                "data": {k: v for k, v in error.items() if k != "type"},
+            }
+        )
     return out
 
 

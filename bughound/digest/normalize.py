@@ -389,13 +389,13 @@ def _request(event: dict[str, Any]) -> None:
         return
     url = request.get("url")
     if isinstance(url, str) and "?" in url and not request.get("query_string"):
-        base, _, query = url.partition("?")
-        query, _, fragment = query.partition("#")
+        base, _, rest = url.partition("?")
+        query_text, _, fragment = rest.partition("#")
         request["url"] = base
-        request["query_string"] = query
+        request["query_string"] = query_text
         if fragment and not request.get("fragment"):
             request["fragment"] = fragment
-    query = request.get("query_string")
+    query: Any = request.get("query_string")
     if isinstance(query, str):
         query = query.lstrip("?")
         request["query_string"] = [[k, v] for k, v in parse_qsl(query, keep_blank_values=True)]
@@ -404,18 +404,24 @@ def _request(event: dict[str, Any]) -> None:
     if isinstance(request.get("headers"), dict):
         request["headers"] = [[k, v] for k, v in request["headers"].items()]
     elif isinstance(request.get("headers"), list):
-        request["headers"] = [list(p) for p in request["headers"] if isinstance(p, list | tuple) and len(p) == 2]
+        request["headers"] = [
+            list(p) for p in request["headers"] if isinstance(p, list | tuple) and len(p) == 2
+        ]
     headers = request.get("headers")
     if isinstance(headers, list):
         # Relay parses the Cookie header into `cookies` and drops the header.
         cookie_header = next((v for k, v in headers if isinstance(k, str) and k.lower() == "cookie"), None)
         if isinstance(cookie_header, str):
             request.setdefault("cookies", cookie_header)
-            request["headers"] = [pair for pair in headers if not (isinstance(pair[0], str) and pair[0].lower() == "cookie")]
+            request["headers"] = [
+                pair for pair in headers if not (isinstance(pair[0], str) and pair[0].lower() == "cookie")
+            ]
     cookies = request.get("cookies")
     if isinstance(cookies, str):
         request["cookies"] = [
-            [k.strip(), v.strip()] for k, _, v in (part.partition("=") for part in cookies.split(";")) if k.strip()
+            [k.strip(), v.strip()]
+            for k, _, v in (part.partition("=") for part in cookies.split(";"))
+            if k.strip()
         ]
     elif isinstance(cookies, dict):
         request["cookies"] = [[k, v] for k, v in cookies.items()]
@@ -428,7 +434,7 @@ def _user(event: dict[str, Any], ctx: Context) -> None:
     if user is not None and not isinstance(user, dict):
         event.pop("user")
         user = None
-    sdk = event.get("sdk") if isinstance(event.get("sdk"), dict) else {}
+    sdk: dict[str, Any] = event["sdk"] if isinstance(event.get("sdk"), dict) else {}
     infer = (sdk.get("settings") or {}).get("infer_ip") if isinstance(sdk.get("settings"), dict) else None
     ip = user.get("ip_address") if user else None
     if infer == "never":

@@ -113,7 +113,9 @@ def decompress(data: bytes) -> bytes:
 
 
 class _Digester:
-    def __init__(self, batch: DigestBatch, record: SpoolRecord, *, retention_days: int, max_json_depth: int) -> None:
+    def __init__(
+        self, batch: DigestBatch, record: SpoolRecord, *, retention_days: int, max_json_depth: int
+    ) -> None:
         meta = record.meta
         self.batch = batch
         self.record = record
@@ -124,9 +126,19 @@ class _Digester:
         self.retention_days = retention_days
         self.max_json_depth = max_json_depth
 
-    def outcome(self, category: str, outcome: Outcome, reason: str = "", quantity: int = 1, hour: int | None = None) -> None:
+    def outcome(
+        self, category: str, outcome: Outcome, reason: str = "", quantity: int = 1, hour: int | None = None
+    ) -> None:
         if quantity > 0:
-            key = (self.org_id, self.project_id, self.key_id, self.hour if hour is None else hour, category, int(outcome), reason)
+            key = (
+                self.org_id,
+                self.project_id,
+                self.key_id,
+                self.hour if hour is None else hour,
+                category,
+                int(outcome),
+                reason,
+            )
             self.batch.outcomes[key] += quantity
 
     def json_item(self, item: envelope_format.Item) -> Any:
@@ -190,7 +202,9 @@ class _Digester:
         scrub_event(event)
         kind = event["type"]
         # Relay counts default (message) events as `error` too.
-        category = {"transaction": "transaction", "feedback": "feedback", "csp": "security"}.get(kind, "error")
+        category = {"transaction": "transaction", "feedback": "feedback", "csp": "security"}.get(
+            kind, "error"
+        )
         grouping = calculate(event) if kind in ("error", "default", "csp") else None
         if grouping is not None:
             event["fingerprint_hashes"] = grouping.hashes
@@ -225,7 +239,9 @@ class _Digester:
                 message=message_of(event),
                 culprit=event.get("culprit") or None,
                 transaction=event.get("transaction"),
-                trace_id=str(trace.get("trace_id"))[:32] if isinstance(trace, dict) and trace.get("trace_id") else None,
+                trace_id=str(trace.get("trace_id"))[:32]
+                if isinstance(trace, dict) and trace.get("trace_id")
+                else None,
                 tags=event["tags"],
                 grouping=grouping,
                 size=len(item.payload),
@@ -243,7 +259,9 @@ class _Digester:
                 project_id=self.project_id,
                 event_id=event_id,
                 name=str(filename)[:256] if filename else "attachment",
-                content_type=str(item.headers["content_type"])[:128] if item.headers.get("content_type") else None,
+                content_type=str(item.headers["content_type"])[:128]
+                if item.headers.get("content_type")
+                else None,
                 attachment_type=str(item.headers.get("attachment_type") or "event.attachment")[:64],
                 data=item.payload,
                 date_added=self.record.received,
@@ -287,7 +305,11 @@ class _Digester:
                 if not isinstance(entry, dict):
                     continue
                 reason, category, quantity = entry.get("reason"), entry.get("category"), entry.get("quantity")
-                if not isinstance(reason, str) or not isinstance(category, str) or not isinstance(quantity, int):
+                if (
+                    not isinstance(reason, str)
+                    or not isinstance(category, str)
+                    or not isinstance(quantity, int)
+                ):
                     continue
                 if quantity <= 0 or not reason or len(reason) > 200:
                     continue
@@ -305,7 +327,8 @@ class _Digester:
         for aggregate in payload.get("aggregates") or []:
             if isinstance(aggregate, dict):
                 total += sum(
-                    v for k in ("exited", "errored", "abnormal", "crashed")
+                    v
+                    for k in ("exited", "errored", "abnormal", "crashed")
                     if isinstance(v := aggregate.get(k), int) and v > 0
                 )
         self.outcome("session", Outcome.ACCEPTED, quantity=total)
@@ -322,7 +345,9 @@ class _Digester:
             self.outcome("log_byte", Outcome.ACCEPTED, quantity=len(item.payload))
 
 
-def digest_records(records: list[SpoolRecord], *, retention_days: int = 90, max_json_depth: int = 128) -> DigestBatch:
+def digest_records(
+    records: list[SpoolRecord], *, retention_days: int = 90, max_json_depth: int = 128
+) -> DigestBatch:
     batch = DigestBatch()
     for record in records:
         _Digester(batch, record, retention_days=retention_days, max_json_depth=max_json_depth).run()

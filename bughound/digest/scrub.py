@@ -30,7 +30,11 @@ TOKEN_KEY = re.compile(r"(?i)token")
 _NEVER_SCRUBBED = frozenset({"", "true", "false", "null", "undefined"})
 _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     # (rule, pattern, group to replace: 0 = the whole match)
-    ("@pemkey:filter", re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----\s*([\s\S]+?)\s*-----END[A-Z ]*PRIVATE KEY-----"), 1),
+    (
+        "@pemkey:filter",
+        re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----\s*([\s\S]+?)\s*-----END[A-Z ]*PRIVATE KEY-----"),
+        1,
+    ),
     ("@urlauth:legacy", re.compile(r"\b((?:[a-z0-9]+:)?//[a-zA-Z0-9%_.-]+:)([a-zA-Z0-9%_.-]+)@"), 2),
     ("@bearer:filter", re.compile(r"(?i)\b(Bearer\s+)([^\s]+)"), 0),
     ("@usssn:filter", re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b"), 0),
@@ -38,9 +42,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
 )
 _QUICK = re.compile(r"-----BEGIN|//|(?i:bearer)|\d{3}")
 SENSITIVE_COOKIES = frozenset(
-    "sentrysid sudo su session __session sessionid user_session symfony phpsessid fasthttpsessionid mysession "
-    "irissessionid _vercel_jwt csrf xsrf _xsrf _csrf csrf-token csrf_token xsrf-token xsrf_token fastcsrf "
-    "_iris_csrf".split()
+    "sentrysid sudo su session __session sessionid user_session symfony phpsessid fasthttpsessionid "
+    "mysession irissessionid _vercel_jwt csrf xsrf _xsrf _csrf csrf-token csrf_token xsrf-token xsrf_token "
+    "fastcsrf _iris_csrf".split()
 )
 # Context types Relay knows; any other context is free-form and scrubbed.
 KNOWN_CONTEXTS = frozenset(
@@ -64,7 +68,9 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _remark(meta: dict[str, Any], path: tuple[str | int, ...], rule: str, original_len: int, new_len: int) -> None:
+def _remark(
+    meta: dict[str, Any], path: tuple[str | int, ...], rule: str, original_len: int, new_len: int
+) -> None:
     node = meta
     for part in path:
         node = node.setdefault(str(part), {})
@@ -101,7 +107,9 @@ class _Scrubber:
     def __init__(self, meta: dict[str, Any]) -> None:
         self.meta = meta
 
-    def remark(self, path: tuple[str | int, ...], rule: str, kind: str, original_len: int | None, new_len: int) -> None:
+    def remark(
+        self, path: tuple[str | int, ...], rule: str, kind: str, original_len: int | None, new_len: int
+    ) -> None:
         node = self.meta
         for part in path:
             node = node.setdefault(str(part), {})

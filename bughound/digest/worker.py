@@ -44,7 +44,7 @@ class Worker:
             return
         path = Path(self.settings.data_dir) / "worker.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_file = open(path, "w")  # noqa: SIM115 (held for the life of the worker)
+        self._lock_file = open(path, "w")  # held for the life of the worker
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -81,7 +81,9 @@ class Worker:
                     record = claimed[0]
                     try:
                         with conn.begin_nested():
-                            write_batch(conn, digest_records(claimed, retention_days=self.settings.retention_days))
+                            write_batch(
+                                conn, digest_records(claimed, retention_days=self.settings.retention_days)
+                            )
                     except Exception:
                         log.exception("spool record %s cannot be digested; set aside", record.id)
                         self._set_aside(record)
@@ -98,7 +100,9 @@ class Worker:
         folder = Path(self.settings.data_dir) / "failed"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{record.id}.envelope").write_bytes(record.body)
-        (folder / f"{record.id}.meta.json").write_bytes(orjson.dumps({"received": record.received, **record.meta}))
+        (folder / f"{record.id}.meta.json").write_bytes(
+            orjson.dumps({"received": record.received, **record.meta})
+        )
 
     def maybe_expire(self, now: float) -> None:
         if now < self._next_retention:
@@ -107,7 +111,9 @@ class Worker:
         try:
             removed = delete_expired(self.store, now - self.settings.retention_days * 86400)
             if removed:
-                log.info("retention: deleted %d events older than %d days", removed, self.settings.retention_days)
+                log.info(
+                    "retention: deleted %d events older than %d days", removed, self.settings.retention_days
+                )
         except Exception:
             log.exception("retention cleanup failed")
 

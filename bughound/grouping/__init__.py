@@ -42,7 +42,9 @@ def _default_components(event: dict[str, Any]) -> list[str]:
             frames = _frames(value)
             in_app = [f for f in frames if f.get("in_app")] or frames
             if in_app:
-                parts += [f"{f.get('module') or f.get('filename') or ''}:{f.get('function') or ''}" for f in in_app]
+                parts += [
+                    f"{f.get('module') or f.get('filename') or ''}:{f.get('function') or ''}" for f in in_app
+                ]
             else:
                 parts.append(str(value.get("value") or ""))
         return parts

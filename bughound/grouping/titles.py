@@ -18,14 +18,22 @@ def _first_line(text: str) -> str:
 
 def _main_exception(event: dict[str, Any]) -> dict[str, Any] | None:
     exception = event.get("exception")
-    values = [v for v in (exception or {}).get("values") or [] if isinstance(v, dict)] if isinstance(exception, dict) else []
+    values = (
+        [v for v in (exception or {}).get("values") or [] if isinstance(v, dict)]
+        if isinstance(exception, dict)
+        else []
+    )
     return values[-1] if values else None  # the raised exception comes last
 
 
 def _crash_frame(event: dict[str, Any]) -> dict[str, Any] | None:
     exception = _main_exception(event)
     stacktrace = (exception or {}).get("stacktrace") or event.get("stacktrace")
-    frames = [f for f in (stacktrace or {}).get("frames") or [] if isinstance(f, dict)] if isinstance(stacktrace, dict) else []
+    frames = (
+        [f for f in (stacktrace or {}).get("frames") or [] if isinstance(f, dict)]
+        if isinstance(stacktrace, dict)
+        else []
+    )
     if not frames:
         return None
     in_app = [f for f in frames if f.get("in_app")]

@@ -20,7 +20,9 @@ from bughound.ingest.errors import bad_request
 MAX_ITEMS = 500
 _EVENT_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 # Item types that make an event: the envelope needs an event_id if it carries one of these.
-EVENT_ITEM_TYPES = frozenset({"event", "transaction", "security", "raw_security", "feedback", "user_report_v2"})
+EVENT_ITEM_TYPES = frozenset(
+    {"event", "transaction", "security", "raw_security", "feedback", "user_report_v2"}
+)
 
 
 @dataclasses.dataclass

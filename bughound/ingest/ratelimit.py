@@ -29,7 +29,9 @@ class KeyRateLimiter:
     def __init__(self) -> None:
         self._windows: dict[int, tuple[int, int]] = {}  # key id -> (window index, used)
 
-    def admit(self, key_id: int, count: int | None, window: int | None, quantity: int, now: float) -> Limited | None:
+    def admit(
+        self, key_id: int, count: int | None, window: int | None, quantity: int, now: float
+    ) -> Limited | None:
         """Count `quantity` events against the key; None if admitted, else the limit hit."""
         if not count or not window or quantity <= 0:
             return None

@@ -41,7 +41,9 @@ RATE_LIMITED_DETAIL = (
     "application. See https://docs.sentry.io/product/accounts/quotas/ for more information."
 )
 MAX_RETRY_AFTER = 300
-EVENT_SIZE_ITEMS = frozenset({"event", "transaction", "security", "raw_security", "feedback", "user_report_v2"})
+EVENT_SIZE_ITEMS = frozenset(
+    {"event", "transaction", "security", "raw_security", "feedback", "user_report_v2"}
+)
 _GIF = base64.b64decode("R0lGODlhAQABAAAAACH5BAEAAAAALAAAAAABAAEAAAI=")
 
 CORS_HEADERS = [
@@ -217,11 +219,17 @@ class IngestApp:
         if limited is not None:
             detail = orjson.dumps({"detail": RATE_LIMITED_DETAIL})
             retry_after = str(min(limited.retry_after, MAX_RETRY_AFTER)).encode()
-            return 429, detail, [(b"retry-after", retry_after), (b"x-sentry-rate-limits", limited.header().encode())]
+            return (
+                429,
+                detail,
+                [(b"retry-after", retry_after), (b"x-sentry-rate-limits", limited.header().encode())],
+            )
         event_id = env.event_id
         return 200, orjson.dumps({"id": event_id} if event_id else {}), []
 
-    def _auth_with_envelope(self, auth: Auth | None, env: envelope_format.Envelope, path_project: str | None) -> Auth:
+    def _auth_with_envelope(
+        self, auth: Auth | None, env: envelope_format.Envelope, path_project: str | None
+    ) -> Auth:
         dsn_value = env.headers.get("dsn")
         if dsn_value is None:
             if auth is None:
@@ -274,7 +282,9 @@ class IngestApp:
                 category = "security" if item.type in ("security", "raw_security") else "error"
                 dropped.append([category, int(Outcome.RATE_LIMITED), limited.reason_code, 1])
             elif item.type == "attachment":  # attachments depend on the event
-                dropped.append(["attachment", int(Outcome.RATE_LIMITED), limited.reason_code, max(1, len(item.payload))])
+                dropped.append(
+                    ["attachment", int(Outcome.RATE_LIMITED), limited.reason_code, max(1, len(item.payload))]
+                )
                 dropped.append(["attachment_item", int(Outcome.RATE_LIMITED), limited.reason_code, 1])
             else:
                 kept.append(item)

@@ -11,10 +11,10 @@ def open_spool(settings: Settings, engine: object) -> Spool:
     if settings.is_sqlite:
         from bughound.spool.sqlite import SqliteSpool
 
-        return SqliteSpool(settings.spool_path)
+        return SqliteSpool(settings.spool_path, settings.spool_batch_size)
     from bughound.spool.postgres import PostgresSpool
 
-    return PostgresSpool(engine)  # type: ignore[arg-type]
+    return PostgresSpool(engine, settings.spool_batch_size)  # type: ignore[arg-type]
 
 
 __all__ = ["Spool", "SpoolRecord", "open_spool"]

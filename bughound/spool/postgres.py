@@ -24,7 +24,8 @@ _CLAIM = sa.text(
 
 
 class PostgresSpool:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, batch_size: int = 256) -> None:
+        self.batch_size = batch_size
         self.engine = engine
         self._committer: GroupCommitter | None = None
         self._lock = threading.Lock()
@@ -48,7 +49,7 @@ class PostgresSpool:
         if self._committer is None:
             with self._lock:
                 if self._committer is None:
-                    self._committer = GroupCommitter(self._write_rows)
+                    self._committer = GroupCommitter(self._write_rows, self.batch_size)
         await self._committer.put((received, encode_meta(meta), body))
 
     def put_sync(self, received: float, meta: dict[str, Any], body: bytes) -> None:
@@ -56,8 +57,7 @@ class PostgresSpool:
             conn.exec_driver_sql(_INSERT, (received, encode_meta(meta), body))
 
     def claim(self, conn: sa.Connection, limit: int) -> list[SpoolRecord]:
-        rows = conn.execute(_CLAIM, {"limit": limit}).all()
-        rows.sort(key=lambda r: r.id)
+        rows = sorted(conn.execute(_CLAIM, {"limit": limit}).all(), key=lambda r: r.id)
         return [SpoolRecord(r.id, r.received, decode_meta(bytes(r.meta)), bytes(r.body)) for r in rows]
 
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:

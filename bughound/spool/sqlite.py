@@ -23,7 +23,8 @@ CURSOR = "spool_cursor"
 
 
 class SqliteSpool:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, batch_size: int = 256) -> None:
+        self.batch_size = batch_size
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(f"sqlite:///{self.path}")
@@ -59,17 +60,22 @@ class SqliteSpool:
         if self._committer is None:
             with self._committer_lock:
                 if self._committer is None:
-                    self._committer = GroupCommitter(self._write_rows)
+                    self._committer = GroupCommitter(self._write_rows, self.batch_size)
         await self._committer.put((received, encode_meta(meta), body))
 
     def put_sync(self, received: float, meta: dict[str, Any], body: bytes) -> None:
         self._write_rows([(received, encode_meta(meta), body)])
 
     def claim(self, conn: sa.Connection, limit: int) -> list[SpoolRecord]:
-        cursor = conn.execute(sa.select(t.worker_state.c.value).where(t.worker_state.c.name == CURSOR)).scalar() or 0
+        cursor = (
+            conn.execute(sa.select(t.worker_state.c.value).where(t.worker_state.c.name == CURSOR)).scalar()
+            or 0
+        )
         rows = (
             self._connect()
-            .execute("SELECT id, received, meta, body FROM spool WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit))
+            .execute(
+                "SELECT id, received, meta, body FROM spool WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit)
+            )
             .fetchall()
         )
         records = [SpoolRecord(r[0], r[1], decode_meta(r[2]), r[3]) for r in rows]

@@ -56,7 +56,9 @@ def write_batch(conn: sa.Connection, batch: DigestBatch) -> WriteStats:
     _update_groups(conn, [e for _, e in kept], group_ids)
     _record_releases_environments(conn, [e for _, e in kept])
     for _, e in kept:
-        outcomes[(e.org_id, e.project_id, e.key_id, hour_of(e.received), e.category, int(Outcome.ACCEPTED), "")] += 1
+        outcomes[
+            (e.org_id, e.project_id, e.key_id, hour_of(e.received), e.category, int(Outcome.ACCEPTED), "")
+        ] += 1
     _insert_attachments(conn, batch)
     if batch.user_reports:
         conn.execute(
@@ -76,7 +78,9 @@ def _new_events(conn: sa.Connection, events: list[PreparedEvent], stats: WriteSt
     c = t.events.c
     for project_id, ids in by_project.items():
         for chunk in _chunks(ids):
-            rows = conn.execute(sa.select(c.event_id).where(c.project_id == project_id, c.event_id.in_(chunk)))
+            rows = conn.execute(
+                sa.select(c.event_id).where(c.project_id == project_id, c.event_id.in_(chunk))
+            )
             seen.update((project_id, r.event_id) for r in rows)
     fresh = []
     for e in events:
@@ -99,12 +103,16 @@ def _assign_groups(conn: sa.Connection, events: list[PreparedEvent], stats: Writ
         wanted[e.project_id].update(e.grouping.hashes)
     for project_id, hashes in wanted.items():
         for chunk in _chunks(sorted(hashes)):
-            rows = conn.execute(sa.select(h.hash, h.group_id).where(h.project_id == project_id, h.hash.in_(chunk)))
+            rows = conn.execute(
+                sa.select(h.hash, h.group_id).where(h.project_id == project_id, h.hash.in_(chunk))
+            )
             known.update(((project_id, r.hash), r.group_id) for r in rows)
     assigned: dict[str, int] = {}
     for e in events:
         assert e.grouping is not None
-        group_id = next((known[(e.project_id, x)] for x in e.grouping.hashes if (e.project_id, x) in known), None)
+        group_id = next(
+            (known[(e.project_id, x)] for x in e.grouping.hashes if (e.project_id, x) in known), None
+        )
         if group_id is None:
             group_id = _create_group(conn, e)
             stats.new_groups += 1
@@ -143,7 +151,7 @@ def _create_group(conn: sa.Connection, e: PreparedEvent) -> int:
                 times_seen=0,
                 first_release=e.release,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]
     )
 
 
@@ -152,13 +160,21 @@ def _add_hash(conn: sa.Connection, e: PreparedEvent, hash_: str, group_id: int) 
     assert e.grouping is not None
     result = conn.execute(
         _insert(conn, t.group_hashes)
-        .values(project_id=e.project_id, hash=hash_, group_id=group_id, grouping_config=e.grouping.config, first_seen=e.timestamp)
+        .values(
+            project_id=e.project_id,
+            hash=hash_,
+            group_id=group_id,
+            grouping_config=e.grouping.config,
+            first_seen=e.timestamp,
+        )
         .on_conflict_do_nothing(index_elements=["project_id", "hash"])
     )
     if result.rowcount:
         return group_id
     h = t.group_hashes.c
-    return int(conn.execute(sa.select(h.group_id).where(h.project_id == e.project_id, h.hash == hash_)).scalar_one())
+    return int(
+        conn.execute(sa.select(h.group_id).where(h.project_id == e.project_id, h.hash == hash_)).scalar_one()
+    )
 
 
 def _insert_events(
@@ -204,7 +220,9 @@ def _insert_events(
     return inserted
 
 
-def _insert_tags(conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], group_ids: dict[str, int]) -> None:
+def _insert_tags(
+    conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], group_ids: dict[str, int]
+) -> None:
     rows = [
         {
             "event_pk": pk,
@@ -246,7 +264,15 @@ def _insert_tags(conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], gro
         },
     )
     rows = [
-        {"group_id": g, "key": k, "value": v, "project_id": p, "times_seen": n, "first_seen": first, "last_seen": last}
+        {
+            "group_id": g,
+            "key": k,
+            "value": v,
+            "project_id": p,
+            "times_seen": n,
+            "first_seen": first,
+            "last_seen": last,
+        }
         for (g, k, v), (p, n, first, last) in sorted(counts.items())
     ]
     for chunk in _chunks(rows):
@@ -297,10 +323,14 @@ def _record_releases_environments(conn: sa.Connection, events: list[PreparedEven
                 span = target.setdefault((e.org_id, e.project_id, name), [e.timestamp, e.timestamp])
                 span[0], span[1] = min(span[0], e.timestamp), max(span[1], e.timestamp)
     for (org_id, project_id, version), (first, last) in sorted(releases.items()):
-        release_id = _ensure(conn, t.releases, {"organization_id": org_id, "version": version}, {"date_added": first})
+        release_id = _ensure(
+            conn, t.releases, {"organization_id": org_id, "version": version}, {"date_added": first}
+        )
         _seen(conn, t.release_projects, {"release_id": release_id, "project_id": project_id}, first, last)
     for (org_id, project_id, name), (first, last) in sorted(environments.items()):
-        env_id = _ensure(conn, t.environments, {"organization_id": org_id, "name": name}, {"date_added": first})
+        env_id = _ensure(
+            conn, t.environments, {"organization_id": org_id, "name": name}, {"date_added": first}
+        )
         _seen(conn, t.environment_projects, {"environment_id": env_id, "project_id": project_id}, first, last)
 
 

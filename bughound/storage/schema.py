@@ -335,7 +335,9 @@ outcomes = sa.Table(
     sa.Column("outcome", sa.SmallInteger, nullable=False),
     sa.Column("reason", sa.String(200), nullable=False),  # "" when none
     sa.Column("quantity", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("org_id", "project_id", "key_id", "hour", "category", "outcome", "reason", name="uq_outcomes_bucket"),
+    sa.UniqueConstraint(
+        "org_id", "project_id", "key_id", "hour", "category", "outcome", "reason", name="uq_outcomes_bucket"
+    ),
     sa.Index(None, "org_id", "hour"),
 )
 

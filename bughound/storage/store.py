@@ -106,7 +106,9 @@ class Store:
         if row:
             return int(row.id)
         return int(
-            conn.execute(t.users.insert().values(email=email, name=email, date_joined=time.time())).inserted_primary_key[0]
+            conn.execute(
+                t.users.insert().values(email=email, name=email, date_joined=time.time())
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
 
     def ensure_organization(self, conn: sa.Connection, slug: str) -> int:
@@ -116,22 +118,26 @@ class Store:
         return int(
             conn.execute(
                 t.organizations.insert().values(slug=slug, name=slug, date_added=time.time())
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
 
     def ensure_member(self, conn: sa.Connection, org_id: int, user_id: int, role: str) -> int:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         m = t.members.c
-        row = conn.execute(sa.select(m.id, m.role).where(m.organization_id == org_id, m.user_id == user_id)).first()
+        row = conn.execute(
+            sa.select(m.id, m.role).where(m.organization_id == org_id, m.user_id == user_id)
+        ).first()
         if row:
             if row.role != role:
                 conn.execute(t.members.update().where(m.id == row.id).values(role=role))
             return int(row.id)
         return int(
             conn.execute(
-                t.members.insert().values(organization_id=org_id, user_id=user_id, role=role, date_added=time.time())
-            ).inserted_primary_key[0]
+                t.members.insert().values(
+                    organization_id=org_id, user_id=user_id, role=role, date_added=time.time()
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
 
     def ensure_team(self, conn: sa.Connection, org_id: int, slug: str) -> int:
@@ -142,7 +148,7 @@ class Store:
         return int(
             conn.execute(
                 t.teams.insert().values(organization_id=org_id, slug=slug, name=slug, date_added=time.time())
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
 
     def ensure_team_member(self, conn: sa.Connection, team_id: int, member_id: int) -> None:
@@ -158,14 +164,20 @@ class Store:
         else:
             project_id = int(
                 conn.execute(
-                    t.projects.insert().values(organization_id=org_id, slug=slug, name=slug, date_added=time.time())
-                ).inserted_primary_key[0]
+                    t.projects.insert().values(
+                        organization_id=org_id, slug=slug, name=slug, date_added=time.time()
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
             )
-        if not conn.execute(sa.select(t.project_keys.c.id).where(t.project_keys.c.project_id == project_id)).first():
+        if not conn.execute(
+            sa.select(t.project_keys.c.id).where(t.project_keys.c.project_id == project_id)
+        ).first():
             self.create_project_key(conn, project_id)
         if team_id is not None:
             pt = t.project_teams.c
-            if not conn.execute(sa.select(pt.id).where(pt.project_id == project_id, pt.team_id == team_id)).first():
+            if not conn.execute(
+                sa.select(pt.id).where(pt.project_id == project_id, pt.team_id == team_id)
+            ).first():
                 conn.execute(t.project_teams.insert().values(project_id=project_id, team_id=team_id))
         return project_id
 
@@ -193,9 +205,13 @@ class Store:
         return public_key
 
     def update_project_key(self, conn: sa.Connection, public_key: str, **values: Any) -> None:
-        conn.execute(t.project_keys.update().where(t.project_keys.c.public_key == public_key).values(**values))
+        conn.execute(
+            t.project_keys.update().where(t.project_keys.c.public_key == public_key).values(**values)
+        )
 
-    def create_token(self, conn: sa.Connection, user_id: int, scopes: list[str], name: str | None = None) -> str:
+    def create_token(
+        self, conn: sa.Connection, user_id: int, scopes: list[str], name: str | None = None
+    ) -> str:
         unknown = sorted(set(scopes) - set(ALL_SCOPES))
         if unknown:
             raise ValueError(f"unknown scopes: {', '.join(unknown)}")
@@ -270,7 +286,7 @@ class Store:
             return None
         return TokenAuth(row.id, row.user_id, row.email, expand_scopes(tuple(row.scopes)))
 
-    def find_project(self, org: str, project: str) -> sa.Row[Any]:
+    def find_project(self, org: str, project: str) -> Any:
         """Resolve `{org}/{project}` path parameters, each an id or a slug."""
         o, p = t.organizations.c, t.projects.c
         query = sa.select(
@@ -294,9 +310,13 @@ class Store:
     def get_event(self, project_id: int, event_id: str) -> sa.Row[Any] | None:
         e = t.events.c
         with self.read() as conn:
-            return conn.execute(sa.select(t.events).where(e.project_id == project_id, e.event_id == event_id)).first()
+            return conn.execute(
+                sa.select(t.events).where(e.project_id == project_id, e.event_id == event_id)
+            ).first()
 
-    def list_events(self, project_id: int, *, start: float, end: float, offset: int, limit: int) -> list[sa.Row[Any]]:
+    def list_events(
+        self, project_id: int, *, start: float, end: float, offset: int, limit: int
+    ) -> list[sa.Row[Any]]:
         e = t.events.c
         with self.read() as conn:
             return list(
@@ -340,7 +360,10 @@ class Store:
     def event_tags(self, event_pk: int) -> list[tuple[str, str]]:
         c = t.event_tags.c
         with self.read() as conn:
-            return [(r.key, r.value) for r in conn.execute(sa.select(c.key, c.value).where(c.event_pk == event_pk))]
+            return [
+                (r.key, r.value)
+                for r in conn.execute(sa.select(c.key, c.value).where(c.event_pk == event_pk))
+            ]
 
     def attachments_for_event(self, project_id: int, event_id: str) -> list[sa.Row[Any]]:
         c = t.attachments.c

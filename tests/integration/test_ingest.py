@@ -49,7 +49,9 @@ def count(store: Store, table: sa.Table) -> int:
 
 def test_event_is_acknowledged_stored_and_read_back(h: Harness, project: Project, store: Store) -> None:
     event = error_event(tags={"region": "eu"}, user={"id": "u1", "email": "a@b.c"})
-    r = h.post_envelope(project, envelope(({"type": "event"}, event), headers={"event_id": event["event_id"]}))
+    r = h.post_envelope(
+        project, envelope(({"type": "event"}, event), headers={"event_id": event["event_id"]})
+    )
     assert r.status_code == 200
     assert r.json() == {"id": event["event_id"]}
     assert r.headers["access-control-allow-origin"] == "*"
@@ -95,7 +97,9 @@ def test_unknown_event_is_404_and_missing_token_401(h: Harness, project: Project
     assert missing.status_code == 404
     assert missing.json() == {"detail": "Event not found"}
     assert h.client.get("/api/0/projects/acme/web/events/").status_code == 401
-    bad = h.client.get("/api/0/projects/acme/web/events/", headers={"Authorization": "Bearer sntryu_" + "0" * 64})
+    bad = h.client.get(
+        "/api/0/projects/acme/web/events/", headers={"Authorization": "Bearer sntryu_" + "0" * 64}
+    )
     assert bad.status_code == 401
     assert bad.json() == {"detail": "Invalid token"}
     assert h.api(project, "/api/0/projects/acme/nope/events/").json() == {
@@ -133,14 +137,18 @@ def test_every_auth_source(h: Harness, project: Project) -> None:
     path = f"/api/{project.id}/envelope/"
     by_query = h.client.post(f"{path}?sentry_version=7&sentry_key={key}&sentry_client=x%2F1", content=body)
     assert by_query.status_code == 200
-    by_sentry_authorization = h.client.post(path, content=body, headers={"Authorization": f"Sentry sentry_key={key}"})
+    by_sentry_authorization = h.client.post(
+        path, content=body, headers={"Authorization": f"Sentry sentry_key={key}"}
+    )
     assert by_sentry_authorization.status_code == 200
     basic = base64.b64encode(f"{key}:".encode()).decode()
     assert h.client.post(path, content=body, headers={"Authorization": f"Basic {basic}"}).status_code == 200
     dsn = f"http://{key}@testserver/{project.id}"
     by_dsn = h.client.post(path, content=envelope(({"type": "event"}, error_event()), headers={"dsn": dsn}))
     assert by_dsn.status_code == 200
-    prefixed = h.client.post(f"/some/prefix/api/{project.id}/envelope/", content=body, headers=auth_header(key))
+    prefixed = h.client.post(
+        f"/some/prefix/api/{project.id}/envelope/", content=body, headers=auth_header(key)
+    )
     assert prefixed.status_code == 200
     assert h.digest() == 5
 
@@ -152,11 +160,17 @@ def test_auth_errors(h: Harness, project: Project) -> None:
     wrong = h.client.post(path, content=body, headers=auth_header(uuid.uuid4().hex))
     assert wrong.status_code == 403
     assert "detail" in wrong.json()
-    other_project = h.client.post(f"/api/{project.id + 1}/envelope/", content=body, headers=auth_header(project.public_key))
+    other_project = h.client.post(
+        f"/api/{project.id + 1}/envelope/", content=body, headers=auth_header(project.public_key)
+    )
     assert other_project.status_code == 403
-    both = h.client.post(f"{path}?sentry_key={project.public_key}", content=body, headers=auth_header(project.public_key))
+    both = h.client.post(
+        f"{path}?sentry_key={project.public_key}", content=body, headers=auth_header(project.public_key)
+    )
     assert both.status_code == 401
-    mismatch = envelope(({"type": "event"}, error_event()), headers={"dsn": f"http://{uuid.uuid4().hex}@x/{project.id}"})
+    mismatch = envelope(
+        ({"type": "event"}, error_event()), headers={"dsn": f"http://{uuid.uuid4().hex}@x/{project.id}"}
+    )
     assert h.client.post(path, content=mismatch, headers=auth_header(project.public_key)).status_code == 400
 
 
@@ -190,10 +204,14 @@ def test_bad_input_never_500(h: Harness, project: Project, store: Store) -> None
 
     # A malformed event payload is accepted (Relay does not parse it on the request path) and
     # then counted as invalid.
-    r = h.post_envelope(project, b'{"event_id":"' + uuid.uuid4().hex.encode() + b'"}\n{"type":"event"}\n{not json')
+    r = h.post_envelope(
+        project, b'{"event_id":"' + uuid.uuid4().hex.encode() + b'"}\n{"type":"event"}\n{not json'
+    )
     assert r.status_code == 200
     deep = b"[" * 200 + b"]" * 200
-    assert h.post_envelope(project, envelope(({"type": "event"}, b'{"extra":' + deep + b"}"))).status_code == 200
+    assert (
+        h.post_envelope(project, envelope(({"type": "event"}, b'{"extra":' + deep + b"}"))).status_code == 200
+    )
     h.digest()
     assert outcomes(store)[("error", 3, "invalid_json")] == 2
     assert count(store, t.events) == 0
@@ -203,8 +221,12 @@ def test_items_with_and_without_length_and_unknown_types(h: Harness, project: Pr
     event_id = uuid.uuid4().hex
     event = json.dumps(error_event(event_id=event_id)).encode()
     body = (
-        b'{"event_id":"' + event_id.encode() + b'"}\n'
-        + b'{"type":"event"}\n' + event + b"\n"
+        b'{"event_id":"'
+        + event_id.encode()
+        + b'"}\n'
+        + b'{"type":"event"}\n'
+        + event
+        + b"\n"
         + b'{"type":"attachment","length":0,"filename":"empty.txt"}\n\n'
         + b'{"type":"something_new","length":3}\nabc\n'
         + b'{"type":"attachment","filename":"a.txt"}\nhello'
@@ -221,12 +243,21 @@ def test_items_with_and_without_length_and_unknown_types(h: Harness, project: Pr
 
 def test_store_endpoint_and_legacy_encodings(h: Harness, project: Project, store: Store) -> None:
     event = error_event()
-    r = h.client.post(f"/api/{project.id}/store/", content=json.dumps(event), headers=auth_header(project.public_key))
+    r = h.client.post(
+        f"/api/{project.id}/store/", content=json.dumps(event), headers=auth_header(project.public_key)
+    )
     assert r.status_code == 200
     assert r.json() == {"id": event["event_id"]}
     legacy = base64.b64encode(zlib.compress(json.dumps(error_event()).encode()))
-    assert h.client.post(f"/api/{project.id}/store/", content=legacy, headers=auth_header(project.public_key)).status_code == 200
-    r = h.client.post(f"/api/{project.id}/store/", content=b"{broken", headers=auth_header(project.public_key))
+    assert (
+        h.client.post(
+            f"/api/{project.id}/store/", content=legacy, headers=auth_header(project.public_key)
+        ).status_code
+        == 200
+    )
+    r = h.client.post(
+        f"/api/{project.id}/store/", content=b"{broken", headers=auth_header(project.public_key)
+    )
     assert r.status_code == 400
     assert h.digest() == 2
     assert count(store, t.events) == 2
@@ -249,13 +280,18 @@ def test_rate_limited_key_answers_429_and_counts_outcomes(h: Harness, store: Sto
     project = make_project(store, slug="limited")
     with store.write() as conn:
         store.update_project_key(conn, project.public_key, rate_limit_count=2, rate_limit_window=60)
-    statuses = [h.post_envelope(project, envelope(({"type": "event"}, error_event()))).status_code for _ in range(4)]
+    statuses = [
+        h.post_envelope(project, envelope(({"type": "event"}, error_event()))).status_code for _ in range(4)
+    ]
     assert statuses == [200, 200, 429, 429]
     r = h.post_envelope(project, envelope(({"type": "event"}, error_event())))
     assert r.status_code == 429
     retry_after = int(r.headers["retry-after"])
     assert 1 <= retry_after <= 60
-    assert r.headers["x-sentry-rate-limits"] == f"{r.headers['retry-after']}:default;error;security:key:key_quota"
+    assert (
+        r.headers["x-sentry-rate-limits"]
+        == f"{r.headers['retry-after']}:default;error;security:key:key_quota"
+    )
     assert "detail" in r.json()
     # Sessions are not counted against the key quota.
     session = {"sid": uuid.uuid4().hex, "status": "ok", "init": True, "attrs": {"release": "r1"}}
@@ -267,7 +303,9 @@ def test_rate_limited_key_answers_429_and_counts_outcomes(h: Harness, store: Sto
     assert got[("session", 0, "")] == 1
 
 
-def test_client_reports_sessions_and_other_items_count_outcomes(h: Harness, project: Project, store: Store) -> None:
+def test_client_reports_sessions_and_other_items_count_outcomes(
+    h: Harness, project: Project, store: Store
+) -> None:
     report = {
         "timestamp": time.time(),
         "discarded_events": [{"reason": "before_send", "category": "error", "quantity": 3}],
@@ -275,12 +313,24 @@ def test_client_reports_sessions_and_other_items_count_outcomes(h: Harness, proj
     }
     items = [
         ({"type": "client_report"}, report),
-        ({"type": "sessions"}, {"attrs": {"release": "r"}, "aggregates": [{"started": "2026-01-01T00:00:00Z", "exited": 4, "errored": 1}]}),
+        (
+            {"type": "sessions"},
+            {
+                "attrs": {"release": "r"},
+                "aggregates": [{"started": "2026-01-01T00:00:00Z", "exited": 4, "errored": 1}],
+            },
+        ),
         ({"type": "check_in"}, {"check_in_id": uuid.uuid4().hex, "monitor_slug": "m", "status": "ok"}),
-        ({"type": "log", "item_count": 2, "content_type": "application/vnd.sentry.items.log+json"}, {"version": 2, "items": [{}, {}]}),
+        (
+            {"type": "log", "item_count": 2, "content_type": "application/vnd.sentry.items.log+json"},
+            {"version": 2, "items": [{}, {}]},
+        ),
         ({"type": "span", "item_count": 3}, {"version": 2, "items": [{}, {}, {}]}),
         ({"type": "profile"}, {"version": "1"}),
-        ({"type": "user_report"}, {"event_id": uuid.uuid4().hex, "name": "Jane", "email": "j@x.y", "comments": "broke"}),
+        (
+            {"type": "user_report"},
+            {"event_id": uuid.uuid4().hex, "name": "Jane", "email": "j@x.y", "comments": "broke"},
+        ),
     ]
     r = h.post_envelope(project, envelope(*items))
     assert r.status_code == 200
@@ -324,7 +374,10 @@ def test_transaction_and_message_events(h: Harness, project: Project, store: Sto
 def test_pii_is_scrubbed_before_storage(h: Harness, project: Project) -> None:
     event = error_event(
         extra={"password": "hunter2", "note": "card 4111 1111 1111 1111"},
-        request={"url": "https://x.test/a?b=1", "headers": {"Authorization": "Bearer abc", "Cookie": "sessionid=s3cr"}},
+        request={
+            "url": "https://x.test/a?b=1",
+            "headers": {"Authorization": "Bearer abc", "Cookie": "sessionid=s3cr"},
+        },
     )
     h.post_envelope(project, envelope(({"type": "event"}, event)))
     h.digest()

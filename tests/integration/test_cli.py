@@ -1,0 +1,111 @@
+"""The CLI contract that users and tests script against (in-process, click's runner)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from bughound.cli import cli
+from bughound.storage.store import ALL_SCOPES, Store
+
+
+def run(database_url: str, data_dir: Path, *args: str) -> dict[str, object]:
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(data_dir), "--database-url", database_url, "--url", "http://bh.test:9000", *args],
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_setup_is_idempotent_and_prints_dsn_and_token(
+    database_url: str, tmp_path: Path, store: Store
+) -> None:
+    first = run(database_url, tmp_path, "setup", "--org", "acme", "--project", "web", "--json")
+    second = run(database_url, tmp_path, "setup", "--org", "acme", "--project", "web", "--json")
+    assert set(first) == {"org", "project", "project_id", "dsn", "token"}
+    assert first["project_id"] == second["project_id"]
+    assert first["dsn"] == second["dsn"]
+    assert re.fullmatch(r"http://[0-9a-f]{32}@bh\.test:9000/\d+", str(first["dsn"]))
+    assert re.fullmatch(r"sntryu_[0-9a-f]{64}", str(first["token"]))
+    auth = store.authenticate_token(str(second["token"]))
+    assert auth is not None
+    assert auth.email == "admin@localhost"
+    assert set(ALL_SCOPES) <= auth.scopes
+
+
+def test_user_token_and_project_commands(database_url: str, tmp_path: Path, store: Store) -> None:
+    run(database_url, tmp_path, "setup", "--org", "acme", "--project", "web", "--json")
+    user = run(
+        database_url,
+        tmp_path,
+        "user",
+        "create",
+        "--email",
+        "dev@acme.test",
+        "--org",
+        "acme",
+        "--role",
+        "admin",
+        "--team",
+        "backend",
+        "--json",
+    )
+    assert user["role"] == "admin"
+    token = run(
+        database_url,
+        tmp_path,
+        "token",
+        "create",
+        "--email",
+        "dev@acme.test",
+        "--scopes",
+        "event:read,project:read",
+        "--json",
+    )["token"]
+    auth = store.authenticate_token(str(token))
+    assert auth is not None
+    assert auth.scopes == {"event:read", "project:read"}
+    project = run(database_url, tmp_path, "project", "create", "--org", "acme", "--slug", "api", "--json")
+    assert str(project["dsn"]).endswith(f"/{project['id']}")
+
+
+def test_errors_are_clear(database_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path), "--database-url", database_url]
+    result = runner.invoke(cli, [*base, "token", "create", "--email", "nobody@x.test"])
+    assert result.exit_code == 1
+    assert "no user" in result.output
+    result = runner.invoke(cli, [*base, "project", "create", "--org", "missing", "--slug", "p"])
+    assert result.exit_code == 1
+    assert "no organization" in result.output
+
+
+def test_serve_and_worker_refuse_pending_migrations(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    for command in (["serve", "--port", "0"], ["worker"]):
+        result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "--database-url", url, *command])
+        assert result.exit_code == 1
+        assert "bughound migrate" in result.output
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out: list[tuple[str, click.Command]] = [(prefix, group)]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out += _commands(command, f"{prefix} {name}")
+        else:
+            out.append((f"{prefix} {name}", command))
+    return out
+
+
+def test_every_option_has_an_environment_variable() -> None:
+    for name, command in _commands(cli):
+        for param in command.params:
+            if param.name in ("help", "as_json", "parent_pid") or not param.opts[0].startswith("--"):
+                continue
+            assert getattr(param, "envvar", None), f"{name} {param.opts[0]} has no BUGHOUND_* variable"

@@ -1,0 +1,23 @@
+"""The migration history builds exactly the declared schema, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from bughound.config import Settings
+from bughound.storage.db import check_migrated, current_revision, head_revision, pending_migrations
+from bughound.storage.schema import metadata
+from bughound.storage.store import Store
+
+
+def test_migrated_schema_matches_declared_schema(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
+
+
+def test_migrated_database_is_at_head(store: Store, settings: Settings) -> None:
+    assert current_revision(store.engine) == head_revision()
+    assert not pending_migrations(store.engine)
+    check_migrated(store.engine)
