@@ -129,6 +129,7 @@ def serve(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
             http="httptools",
             log_level="warning",
             access_log=False,
+            server_header=False,
             timeout_keep_alive=30,
         )
     finally:

@@ -53,6 +53,8 @@ class Worker:
 
     def run_once(self) -> int:
         """Digest one batch; returns how many spool records it consumed."""
+        if not self.spool.has_pending():
+            return 0
         try:
             with self.store.write() as conn:
                 records = self.spool.claim(conn, self.settings.digest_batch_size)

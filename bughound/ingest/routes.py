@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 import time
 import zlib
@@ -34,6 +35,7 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
+log = logging.getLogger("bughound.ingest")
 INGEST_PATH = re.compile(r"^(?:/.*)?/api/(?:(\d+)/)?(envelope|store)/$")
 _SLASHES = re.compile(r"/{2,}")
 RATE_LIMITED_DETAIL = (
@@ -195,7 +197,11 @@ class IngestApp:
                 raise bad_request("invalid event payload: not a JSON object")
             env = envelope_format.from_event(body, event)
         auth = self._auth_with_envelope(auth, env, path_project)
-        key = await self.keys.get(auth.public_key, received)
+        try:
+            key = await self.keys.get(auth.public_key, received)
+        except Exception:
+            log.exception("project key lookup failed")
+            raise IngestError(503, "project configuration is unavailable") from None
         if key is None or not key.is_active:
             raise IngestError(403, "event submission rejected with_reason: ProjectId")
         if path_project is not None and int(path_project) != key.project_id:
@@ -213,7 +219,11 @@ class IngestApp:
         if dropped:
             meta["outcomes"] = dropped
         if env.items or dropped:
-            await self.spool.put(received, meta, env.serialize() if env.items else b"")
+            try:
+                await self.spool.put(received, meta, env.serialize() if env.items else b"")
+            except Exception:
+                log.exception("spooling failed")
+                raise IngestError(503, "event submission rejected: the spool is unavailable") from None
         if is_gif:
             return 200, _GIF, []
         if limited is not None:

@@ -52,6 +52,9 @@ class Spool(Protocol):
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:
         """Housekeeping once the digest transaction that claimed `records` has committed."""
 
+    def has_pending(self) -> bool:
+        """Cheap check, outside any transaction, whether `claim` may find records."""
+
     def pending(self) -> int: ...
 
     def close(self) -> None: ...

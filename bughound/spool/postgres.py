@@ -63,6 +63,10 @@ class PostgresSpool:
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:
         pass
 
+    def has_pending(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT 1 FROM spool LIMIT 1").first() is not None
+
     def pending(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.exec_driver_sql("SELECT count(*) FROM spool").scalar() or 0)

@@ -35,6 +35,7 @@ class SqliteSpool:
         self._local = threading.local()
         self._committer: GroupCommitter | None = None
         self._committer_lock = threading.Lock()
+        self._cursor: int | None = None  # last id claimed by this process's worker
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -79,6 +80,10 @@ class SqliteSpool:
             .fetchall()
         )
         records = [SpoolRecord(r[0], r[1], decode_meta(r[2]), r[3]) for r in rows]
+        if not records:
+            self._cursor = cursor
+            # Rows a crash left behind between the digest's commit and their deletion.
+            self._connect().execute("DELETE FROM spool WHERE id <= ?", (cursor,))
         if records:
             last = records[-1].id
             updated = conn.execute(
@@ -90,7 +95,14 @@ class SqliteSpool:
 
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:
         if records:
+            self._cursor = records[-1].id
             self._connect().execute("DELETE FROM spool WHERE id <= ?", (records[-1].id,))
+
+    def has_pending(self) -> bool:
+        if self._cursor is None:
+            return True  # not claimed yet: the cursor lives in the main database
+        row = self._connect().execute("SELECT 1 FROM spool WHERE id > ? LIMIT 1", (self._cursor,)).fetchone()
+        return row is not None
 
     def pending(self) -> int:
         return int(self._connect().execute("SELECT count(*) FROM spool").fetchone()[0])

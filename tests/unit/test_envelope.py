@@ -105,7 +105,7 @@ def test_trailing_newline_is_optional(trailer: bytes) -> None:
 
 
 def test_payload_may_contain_newlines_when_length_is_given() -> None:
-    env = parse(b'{}\n{"type":"attachment","length":7}\na\nb\n\nc\n')
+    env = parse(b'{}\n{"type":"attachment","length":6}\na\nb\n\nc\n')
     assert env.items[0].payload == b"a\nb\n\nc"
 
 

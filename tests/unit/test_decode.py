@@ -1,0 +1,138 @@
+"""Request body Content-Encoding (Relay `RequestDecompressionLayer`; PROTOCOL.md §6, §7)."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import zlib
+from collections.abc import Callable
+
+import brotli
+import pytest
+import zstandard
+
+from bughound.ingest.decode import decode_body
+from bughound.ingest.errors import IngestError
+
+DATA = b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","message":"hello"}\n' * 200
+LIMIT = 1024 * 1024
+BOMB_SIZE = 50 * 1024 * 1024
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": lambda data: brotli.compress(data, quality=4),
+    "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+
+
+def _error(data: bytes, encoding: str, limit: int = LIMIT) -> IngestError:
+    with pytest.raises(IngestError) as info:
+        decode_body(data, encoding, limit)
+    return info.value
+
+
+@pytest.mark.parametrize("encoding", sorted(COMPRESSORS))
+def test_round_trip(encoding: str) -> None:
+    assert decode_body(COMPRESSORS[encoding](DATA), encoding, LIMIT) == DATA
+
+
+@pytest.mark.parametrize("encoding", ["GZIP", " gzip ", "x-gzip"])
+def test_gzip_spellings(encoding: str) -> None:
+    assert decode_body(gzip.compress(DATA), encoding, LIMIT) == DATA
+
+
+def test_raw_deflate_is_accepted_too() -> None:
+    assert decode_body(_raw_deflate(DATA), "deflate", LIMIT) == DATA
+
+
+@pytest.mark.parametrize("encoding", ["", "identity", "utf-8", "UTF-8"])
+def test_ignored_encodings_pass_the_body_through(encoding: str) -> None:
+    assert decode_body(DATA, encoding, LIMIT) == DATA
+
+
+def test_stacked_encodings_are_undone_in_reverse() -> None:
+    body = brotli.compress(gzip.compress(DATA))
+    assert decode_body(body, "gzip, br", LIMIT) == DATA
+
+
+def test_empty_payloads() -> None:
+    assert decode_body(b"", "identity", LIMIT) == b""
+    assert decode_body(gzip.compress(b""), "gzip", LIMIT) == b""
+
+
+@pytest.mark.parametrize("encoding", sorted(COMPRESSORS))
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_truncated_stream_is_a_bad_request(encoding: str, keep: float) -> None:
+    body = COMPRESSORS[encoding](DATA)
+    error = _error(body[: int(len(body) * keep)], encoding)
+    assert (error.status, error.detail) == (400, "invalid compression format")
+
+
+@pytest.mark.parametrize("encoding", sorted(COMPRESSORS))
+def test_stream_missing_its_last_byte_is_a_bad_request(encoding: str) -> None:
+    error = _error(COMPRESSORS[encoding](DATA)[:-1], encoding)
+    assert (error.status, error.detail) == (400, "invalid compression format")
+
+
+@pytest.mark.parametrize("encoding", sorted(COMPRESSORS))
+def test_garbage_is_a_bad_request(encoding: str) -> None:
+    error = _error(b"this is not compressed at all" * 3, encoding)
+    assert (error.status, error.detail) == (400, "invalid compression format")
+
+
+def test_unknown_encoding_is_a_bad_request() -> None:
+    error = _error(DATA, "compress")
+    assert error.status == 400
+    assert "compress" in error.detail
+
+
+@pytest.mark.parametrize("encoding", sorted(COMPRESSORS))
+def test_output_over_the_limit_is_too_large(encoding: str) -> None:
+    error = _error(COMPRESSORS[encoding](DATA), encoding, limit=len(DATA) - 1)
+    assert (error.status, error.detail) == (413, "request content exceeded size limits")
+
+
+@pytest.mark.parametrize("encoding", sorted(COMPRESSORS))
+def test_output_exactly_at_the_limit_is_accepted(encoding: str) -> None:
+    assert decode_body(COMPRESSORS[encoding](DATA), encoding, limit=len(DATA)) == DATA
+
+
+def test_identity_body_over_the_limit_is_too_large() -> None:
+    assert _error(DATA, "identity", limit=10).status == 413
+
+
+@functools.cache
+def _bomb(encoding: str) -> bytes:
+    """50 MB of zeros, compressed in chunks (the plain 50 MB are never held in memory)."""
+    chunk = bytes(1024 * 1024)
+    chunks = BOMB_SIZE // len(chunk)
+    if encoding in ("gzip", "deflate"):
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+        return b"".join(compressor.compress(chunk) for _ in range(chunks)) + compressor.flush()
+    if encoding == "br":
+        br = brotli.Compressor(quality=4)
+        return b"".join(br.process(chunk) for _ in range(chunks)) + br.finish()
+    zstd = zstandard.ZstdCompressor().compressobj()
+    return b"".join(zstd.compress(chunk) for _ in range(chunks)) + zstd.flush()
+
+
+@pytest.mark.parametrize("encoding", sorted(COMPRESSORS))
+def test_decompression_bomb_is_too_large(encoding: str) -> None:
+    bomb = _bomb(encoding)
+    assert len(bomb) < LIMIT  # small on the wire
+    error = _error(bomb, encoding, limit=LIMIT)
+    assert (error.status, error.detail) == (413, "request content exceeded size limits")
+
+
+def test_concatenated_gzip_members_are_all_decoded() -> None:
+    # RFC 1952 §2.2: a gzip file is a series of members. Relay's tower-http GzipDecoder is
+    # created with `multiple_members(true)` (decompression/body.rs), so every member is decoded.
+    body = gzip.compress(b"first member;") + gzip.compress(b"second member")
+    assert decode_body(body, "gzip", LIMIT) == b"first member;second member"
