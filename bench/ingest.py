@@ -94,7 +94,18 @@ def log(message: str) -> None:
 # Events: what a Flask app instrumented with sentry-python 2.x sends for an unhandled error.
 # --------------------------------------------------------------------------------------------
 
-NOUNS = ["Order", "Payment", "Invoice", "Customer", "Inventory", "Shipment", "Session", "Token", "Report", "Webhook"]
+NOUNS = [
+    "Order",
+    "Payment",
+    "Invoice",
+    "Customer",
+    "Inventory",
+    "Shipment",
+    "Session",
+    "Token",
+    "Report",
+    "Webhook",
+]
 KINDS = ["ValidationError", "NotFoundError", "TimeoutError", "ConflictError", "StateError"]
 CAUSES = [
     ("builtins", "KeyError", "'{field}'"),
@@ -103,7 +114,11 @@ CAUSES = [
     ("builtins", "ConnectionError", "[Errno 111] Connection refused"),
     ("builtins", "TimeoutError", "timed out after {n}s"),
     ("psycopg.errors", "UniqueViolation", 'duplicate key value violates unique constraint "{noun}_pkey"'),
-    ("requests.exceptions", "ReadTimeout", "HTTPSConnectionPool(host='api.{noun}.example', port=443): Read timed out."),
+    (
+        "requests.exceptions",
+        "ReadTimeout",
+        "HTTPSConnectionPool(host='api.{noun}.example', port=443): Read timed out.",
+    ),
     ("redis.exceptions", "ConnectionError", "Error 111 connecting to redis:6379. Connection refused."),
 ]
 ENTRY_FRAMES = [  # (module, function) of the framework frames at the bottom of every request
@@ -152,18 +167,42 @@ BREADCRUMB_MESSAGES = [
     "Applying {noun} rules v{n}",
 ]
 MODULES = {
-    "flask": "3.1.0", "werkzeug": "3.1.3", "jinja2": "3.1.4", "sqlalchemy": "2.0.36", "psycopg": "3.2.3",
-    "requests": "2.32.3", "urllib3": "2.2.3", "redis": "5.2.1", "celery": "5.4.0", "gunicorn": "23.0.0",
-    "sentry-sdk": SDK_VERSION, "pydantic": "2.10.3", "certifi": "2024.8.30", "idna": "3.10",
-}  # fmt: skip
-INTEGRATIONS = ["argv", "atexit", "dedupe", "excepthook", "flask", "logging", "modules", "redis", "sqlalchemy",
-                "stdlib", "threading"]  # fmt: skip
+    "flask": "3.1.0",
+    "werkzeug": "3.1.3",
+    "jinja2": "3.1.4",
+    "sqlalchemy": "2.0.36",
+    "psycopg": "3.2.3",
+    "requests": "2.32.3",
+    "urllib3": "2.2.3",
+    "redis": "5.2.1",
+    "celery": "5.4.0",
+    "gunicorn": "23.0.0",
+    "sentry-sdk": SDK_VERSION,
+    "pydantic": "2.10.3",
+    "certifi": "2024.8.30",
+    "idna": "3.10",
+}
+INTEGRATIONS = [
+    "argv",
+    "atexit",
+    "dedupe",
+    "excepthook",
+    "flask",
+    "logging",
+    "modules",
+    "redis",
+    "sqlalchemy",
+    "stdlib",
+    "threading",
+]
 
 
 def _code_line(rng: random.Random, indent: int, exc: str, noun: str) -> str:
     template = rng.choice(LINE_TEMPLATES)
     a, b, c = rng.sample(IDENTS, 3)
-    line = template.format(a=a, b=b, c=c, n=rng.randint(1, 30), verb=rng.choice(VERBS), exc=exc, noun=noun.lower())
+    line = template.format(
+        a=a, b=b, c=c, n=rng.randint(1, 30), verb=rng.choice(VERBS), exc=exc, noun=noun.lower()
+    )
     return " " * indent + line
 
 
@@ -187,7 +226,9 @@ class ErrorType:
     route: str
 
 
-def _frame(rng: random.Random, module: str, function: str, in_app: bool, exc: str, noun: str) -> FrameTemplate:
+def _frame(
+    rng: random.Random, module: str, function: str, in_app: bool, exc: str, noun: str
+) -> FrameTemplate:
     path = module.replace(".", "/") + ".py"
     if in_app:
         abs_path = f"/app/{path}"
@@ -234,7 +275,9 @@ def make_error_type(index: int) -> ErrorType:
     inner = _app_frames(rng, cause_count - len(libs), cause[1], noun)
     inner += [_frame(rng, m, f, False, cause[1], noun) for m, f in libs]
     route = f"/api/{noun.lower()}s/<int:{noun.lower()}_id>/{rng.choice(VERBS)}"
-    return ErrorType(name, f"shop.errors.{noun.lower()}", noun, cause, tuple(inner), tuple(outer), route, route)
+    return ErrorType(
+        name, f"shop.errors.{noun.lower()}", noun, cause, tuple(inner), tuple(outer), route, route
+    )
 
 
 def _timestamp(value: datetime) -> str:
@@ -264,8 +307,10 @@ class EventFactory:
         return f"{{'id': {rng.randint(1, 9999)}, 'total': {rng.random() * 500:.2f}}}"
 
     def _frames(self, templates: Sequence[FrameTemplate]) -> list[dict[str, Any]]:
-        return [{**t.data, "vars": {name: self._var(name) for name in t.var_names}} if t.var_names else t.data
-                for t in templates]  # fmt: skip
+        return [
+            {**t.data, "vars": {name: self._var(name) for name in t.var_names}} if t.var_names else t.data
+            for t in templates
+        ]
 
     def build(self, seq: int, public_key: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(event_id, envelope headers, event) for the seq-th event."""
@@ -278,30 +323,50 @@ class EventFactory:
         user_id = rng.randint(1, 50000)
         field = rng.choice(IDENTS)
         cause_module, cause_type, cause_value = et.cause
-        cause_value = cause_value.format(field=field, token=f"{rng.getrandbits(24):x}", n=rng.randint(5, 60),
-                                         noun=et.noun.lower())  # fmt: skip
+        cause_value = cause_value.format(
+            field=field, token=f"{rng.getrandbits(24):x}", n=rng.randint(5, 60), noun=et.noun.lower()
+        )
         breadcrumbs = []
         for b in range(rng.randint(2, 4)):
             at = _timestamp(now - timedelta(milliseconds=(12 - b) * rng.randint(5, 80)))
             if b % 3 == 2:
-                breadcrumbs.append({
-                    "type": "http", "category": "httplib", "level": "info", "timestamp": at,
-                    "data": {"url": f"https://api.{et.noun.lower()}.example/v2/{object_id}", "method": "GET",
-                             "status_code": 200, "reason": "OK"},
-                })  # fmt: skip
+                breadcrumbs.append(
+                    {
+                        "type": "http",
+                        "category": "httplib",
+                        "level": "info",
+                        "timestamp": at,
+                        "data": {
+                            "url": f"https://api.{et.noun.lower()}.example/v2/{object_id}",
+                            "method": "GET",
+                            "status_code": 200,
+                            "reason": "OK",
+                        },
+                    }
+                )
             elif b % 3 == 1:
-                breadcrumbs.append({
-                    "category": "query", "timestamp": at,
-                    "message": f"SELECT {et.noun.lower()}s.id, {et.noun.lower()}s.status FROM {et.noun.lower()}s "
-                               f"WHERE {et.noun.lower()}s.id = %(id)s",
-                    "data": {"db.system": "postgresql", "db.name": "shop"},
-                })  # fmt: skip
+                breadcrumbs.append(
+                    {
+                        "category": "query",
+                        "timestamp": at,
+                        "message": f"SELECT {et.noun.lower()}s.id, {et.noun.lower()}s.status FROM {et.noun.lower()}s "
+                        f"WHERE {et.noun.lower()}s.id = %(id)s",
+                        "data": {"db.system": "postgresql", "db.name": "shop"},
+                    }
+                )
             else:
                 message = rng.choice(BREADCRUMB_MESSAGES)
-                breadcrumbs.append({
-                    "type": "log", "category": f"shop.{rng.choice(APP_AREAS)}", "level": "info", "timestamp": at,
-                    "message": message.format(noun=et.noun.lower(), n=rng.randint(1, 9999), verb=rng.choice(VERBS)),
-                })  # fmt: skip
+                breadcrumbs.append(
+                    {
+                        "type": "log",
+                        "category": f"shop.{rng.choice(APP_AREAS)}",
+                        "level": "info",
+                        "timestamp": at,
+                        "message": message.format(
+                            noun=et.noun.lower(), n=rng.randint(1, 9999), verb=rng.choice(VERBS)
+                        ),
+                    }
+                )
         path = et.route.replace(f"<int:{et.noun.lower()}_id>", str(object_id))
         event: dict[str, Any] = {
             "level": "error",
@@ -311,8 +376,13 @@ class EventFactory:
                         "module": None if cause_module == "builtins" else cause_module,
                         "type": cause_type,
                         "value": cause_value,
-                        "mechanism": {"type": "chained", "handled": True, "source": "__cause__", "exception_id": 1,
-                                      "parent_id": 0},
+                        "mechanism": {
+                            "type": "chained",
+                            "handled": True,
+                            "source": "__cause__",
+                            "exception_id": 1,
+                            "parent_id": 0,
+                        },
                         "stacktrace": {"frames": self._frames(et.cause_frames)},
                     },
                     {
@@ -327,17 +397,35 @@ class EventFactory:
             "event_id": event_id,
             "timestamp": _timestamp(now),
             "contexts": {
-                "trace": {"trace_id": trace_id, "span_id": uuid.uuid4().hex[:16], "parent_span_id": None,
-                          "op": "http.server", "origin": "auto.http.flask"},
-                "runtime": {"name": "CPython", "version": "3.12.8",
-                            "build": "3.12.8 (main, Dec  4 2024, 20:38:16) [GCC 12.2.0]"},
-                "os": {"name": "Linux", "version": "6.1.0-28-amd64", "build": "#1 SMP PREEMPT_DYNAMIC Debian"},
+                "trace": {
+                    "trace_id": trace_id,
+                    "span_id": uuid.uuid4().hex[:16],
+                    "parent_span_id": None,
+                    "op": "http.server",
+                    "origin": "auto.http.flask",
+                },
+                "runtime": {
+                    "name": "CPython",
+                    "version": "3.12.8",
+                    "build": "3.12.8 (main, Dec  4 2024, 20:38:16) [GCC 12.2.0]",
+                },
+                "os": {
+                    "name": "Linux",
+                    "version": "6.1.0-28-amd64",
+                    "build": "#1 SMP PREEMPT_DYNAMIC Debian",
+                },
             },
             "breadcrumbs": {"values": breadcrumbs},
-            "tags": {"region": rng.choice(["eu-west-1", "us-east-1", "ap-south-1"]),
-                     "customer_tier": rng.choice(["free", "pro", "enterprise"]), "worker": f"gunicorn-{rng.randint(1, 8)}"},
-            "user": {"id": str(user_id), "email": f"user{user_id}@example.com",
-                     "ip_address": f"203.0.113.{rng.randint(1, 254)}"},
+            "tags": {
+                "region": rng.choice(["eu-west-1", "us-east-1", "ap-south-1"]),
+                "customer_tier": rng.choice(["free", "pro", "enterprise"]),
+                "worker": f"gunicorn-{rng.randint(1, 8)}",
+            },
+            "user": {
+                "id": str(user_id),
+                "email": f"user{user_id}@example.com",
+                "ip_address": f"203.0.113.{rng.randint(1, 254)}",
+            },
             "request": {
                 "url": f"https://shop.example.com{path}",
                 "query_string": f"expand=items&page={rng.randint(1, 9)}",
@@ -346,7 +434,8 @@ class EventFactory:
                 "headers": {
                     "Host": "shop.example.com",
                     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-                    "Accept": "application/json", "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
                     "X-Request-Id": str(uuid.uuid4()),
                 },
                 "data": {"id": object_id, "items": [rng.randint(1, 500) for _ in range(3)], "coupon": None},
@@ -358,16 +447,25 @@ class EventFactory:
             "release": "shop@1.42.0",
             "environment": "production",
             "server_name": f"web-{rng.randint(1, 6)}",
-            "sdk": {"name": "sentry.python.flask", "version": SDK_VERSION,
-                    "packages": [{"name": "pypi:sentry-sdk", "version": SDK_VERSION}], "integrations": INTEGRATIONS},
+            "sdk": {
+                "name": "sentry.python.flask",
+                "version": SDK_VERSION,
+                "packages": [{"name": "pypi:sentry-sdk", "version": SDK_VERSION}],
+                "integrations": INTEGRATIONS,
+            },
             "platform": "python",
-        }  # fmt: skip
+        }
         headers = {
             "event_id": event_id,
             "sent_at": _timestamp(datetime.now(UTC)),
-            "trace": {"trace_id": trace_id, "environment": "production", "release": "shop@1.42.0",
-                      "public_key": public_key, "sample_rand": f"{rng.random():.6f}"},
-        }  # fmt: skip
+            "trace": {
+                "trace_id": trace_id,
+                "environment": "production",
+                "release": "shop@1.42.0",
+                "public_key": public_key,
+                "sample_rand": f"{rng.random():.6f}",
+            },
+        }
         return event_id, headers, event
 
 
@@ -437,7 +535,8 @@ def build_batch(factory: EventFactory, target: Target, count: int, compression: 
         f"Content-Encoding: {compression}\r\n"
         f"X-Sentry-Auth: Sentry sentry_key={target.public_key}, sentry_version=7, sentry_client={SDK_CLIENT}\r\n"
     ).encode()
-    requests, ids = [], []
+    requests: list[bytes] = []
+    ids: list[str] = []
     compressed_total = raw_total = 0
     for _ in range(count):
         event_id, headers, event = factory.build(len(ids), target.public_key)
@@ -489,7 +588,11 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
 
 
 async def _connection(
-    target: Target, requests: list[bytes], cursor: list[int], result: LoadResult, record: Callable[[int], None]
+    target: Target,
+    requests: list[bytes],
+    cursor: list[int],
+    result: LoadResult,
+    record: Callable[[int], None],
 ) -> None:
     reader, writer = await asyncio.open_connection(target.host, target.port)
     try:
@@ -507,7 +610,9 @@ async def _connection(
                 if len(result.error_samples) < 5:
                     result.error_samples.append(f"{type(exc).__name__}: {exc}")
                 writer.close()
-                reader, writer = await asyncio.open_connection(target.host, target.port)  # fails if server is gone
+                reader, writer = await asyncio.open_connection(
+                    target.host, target.port
+                )  # fails if server is gone
                 continue
             now = time.perf_counter()
             result.latencies.append(now - start)
@@ -629,6 +734,16 @@ class ProcessSampler(threading.Thread):
             out[label] = times.user + times.system
         return out
 
+    def pss(self) -> dict[str, int]:
+        """Proportional set size of each process now (shared pages split between their users)."""
+        out = {}
+        for proc, label in self.processes():
+            try:
+                out[label] = proc.memory_full_info().pss
+            except (psutil.Error, AttributeError):
+                continue
+        return out
+
     def run(self) -> None:
         while not self.stopping.is_set():
             self.sample()
@@ -741,28 +856,49 @@ class LocalServer:
         self._children: list[psutil.Process] = []
 
     def _cmd(self, *args: str) -> list[str]:
-        return [self.python, "-m", "bughound", "--data-dir", str(self.data_dir), "--database-url",
-                self.database_url, "--url", self.url, *args]  # fmt: skip
+        return [
+            self.python,
+            "-m",
+            "bughound",
+            "--data-dir",
+            str(self.data_dir),
+            "--database-url",
+            self.database_url,
+            "--url",
+            self.url,
+            *args,
+        ]
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
-        for name in ("BUGHOUND_DATA_DIR", "BUGHOUND_DATABASE_URL", "BUGHOUND_URL", "BUGHOUND_HOST", "BUGHOUND_PORT"):
+        for name in (
+            "BUGHOUND_DATA_DIR",
+            "BUGHOUND_DATABASE_URL",
+            "BUGHOUND_URL",
+            "BUGHOUND_HOST",
+            "BUGHOUND_PORT",
+        ):
             env.pop(name, None)
         return env
 
     def _run(self, *args: str) -> str:
         done = subprocess.run(self._cmd(*args), env=self._env(), capture_output=True, text=True)
         if done.returncode != 0:
-            raise ServerFailed(f"`bughound {' '.join(args)}` exited with {done.returncode}:\n{done.stderr[-3000:]}")
+            raise ServerFailed(
+                f"`bughound {' '.join(args)}` exited with {done.returncode}:\n{done.stderr[-3000:]}"
+            )
         return done.stdout
 
     def start(self, timeout: float = 60.0) -> None:
         log(f"data directory {self.data_dir}")
         self._run("migrate")
         self.setup = json.loads(self._run("setup", "--json"))
-        self._log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
+        self._log_file = open(self.log_path, "wb")  # closed in stop()
         self.proc = subprocess.Popen(
-            self._cmd("serve", "--port", str(self.port)), env=self._env(), stdout=self._log_file, stderr=subprocess.STDOUT
+            self._cmd("serve", "--port", str(self.port)),
+            env=self._env(),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -878,6 +1014,7 @@ def run_benchmark(
             digested_at, last = wait_for_count(counter, baseline + load.accepted, args.digest_timeout, alive)
             digested_count = last - baseline
         cpu_after = sampler.cpu_seconds()
+        pss = sampler.pss()
         measured_end = digested_at or sent_done
     finally:
         sampler.stop()
@@ -913,6 +1050,7 @@ def run_benchmark(
         "peak_rss_mb": round(sampler.peak_total / MB, 1),
         "peak_rss_mb_by_process": {k: round(v / MB, 1) for k, v in sampler.peaks.items()},
         "rss_samples": sampler.samples,
+        "pss_mb_at_end": round(sum(pss.values()) / MB, 1) if pss else None,
         "cpu_seconds": {**cpu, "load generator": round(load.cpu_seconds, 2)},
         "measured_seconds": round(measured_end - load.started, 3),
         "last_event_id": batch.event_ids[-1],
@@ -925,11 +1063,22 @@ def targets(results: dict[str, Any]) -> list[tuple[str, float | None, str, float
     digested = results["digested_per_second"]
     rss = results["peak_rss_mb"]
     return [
-        ("acknowledged events/s", ack, ">=", TARGET_ACK_RATE, None if ack is None else ack >= TARGET_ACK_RATE),
-        ("digested events/s", digested, ">=", TARGET_DIGEST_RATE,
-         None if digested is None else digested >= TARGET_DIGEST_RATE),
+        (
+            "acknowledged events/s",
+            ack,
+            ">=",
+            TARGET_ACK_RATE,
+            None if ack is None else ack >= TARGET_ACK_RATE,
+        ),
+        (
+            "digested events/s",
+            digested,
+            ">=",
+            TARGET_DIGEST_RATE,
+            None if digested is None else digested >= TARGET_DIGEST_RATE,
+        ),
         ("peak RSS MB", rss, "<", TARGET_RSS_MB, rss < TARGET_RSS_MB),
-    ]  # fmt: skip
+    ]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -956,10 +1105,14 @@ def render(results: dict[str, Any]) -> str:
     elif r["digest_note"]:
         lines.append(f"  digested          {r['digest_note']}")
     else:
-        lines.append(f"  digested          TIMED OUT: only {r['digested']} of {r['accepted']} events digested")
+        lines.append(
+            f"  digested          TIMED OUT: only {r['digested']} of {r['accepted']} events digested"
+        )
     lines.append(f"  peak RSS          {r['peak_rss_mb']} MB (sum of processes, {r['rss_samples']} samples)")
     for label, mb in r["peak_rss_mb_by_process"].items():
         lines.append(f"                    {label}: {mb} MB")
+    if r["pss_mb_at_end"] is not None:
+        lines.append(f"  PSS at end        {r['pss_mb_at_end']} MB (sum; shared pages counted once)")
     cpu = ", ".join(f"{label} {seconds:.1f} s" for label, seconds in r["cpu_seconds"].items())
     lines.append(f"  CPU               {cpu} (over {r['measured_seconds']:.1f} s measured, 2 cores = 200%)")
     lines.append("  targets")
@@ -971,15 +1124,24 @@ def render(results: dict[str, Any]) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--events", type=int, default=20000, help="events to send and measure (default 20000)")
+    parser.add_argument(
+        "--events", type=int, default=20000, help="events to send and measure (default 20000)"
+    )
     parser.add_argument("--concurrency", type=int, default=32, help="keep-alive connections (default 32)")
-    parser.add_argument("--compression", choices=["br", "gzip"], default="br", help="body encoding (default br)")
+    parser.add_argument(
+        "--compression", choices=["br", "gzip"], default="br", help="body encoding (default br)"
+    )
     parser.add_argument("--warmup", type=int, default=500, help="events sent and digested first, not counted")
-    parser.add_argument("--database-url", help="sqlite:///... or postgresql://...; with our own server, a "
-                        "PostgreSQL server to create a scratch database on; with --dsn, the server's database, "
-                        "to count digested events")  # fmt: skip
+    parser.add_argument(
+        "--database-url",
+        help="sqlite:///... or postgresql://...; with our own server, a "
+        "PostgreSQL server to create a scratch database on; with --dsn, the server's database, "
+        "to count digested events",
+    )
     parser.add_argument("--dsn", help="benchmark this running server instead of starting one")
-    parser.add_argument("--token", help="with --dsn: an API token of the server (to read back a sample event)")
+    parser.add_argument(
+        "--token", help="with --dsn: an API token of the server (to read back a sample event)"
+    )
     parser.add_argument("--org", default="default", help="with --dsn: organization slug (default 'default')")
     parser.add_argument("--project", default="default", help="with --dsn: project slug (default 'default')")
     parser.add_argument("--server-pid", type=int, help="with --dsn: the server's pid, to measure its memory")
@@ -1023,7 +1185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dsn:
         return _main_remote(args)
     postgres = args.database_url is not None and not args.database_url.startswith("sqlite")
-    with scratch_postgres_database(args.database_url) if postgres else _given(args.database_url) as database_url:
+    with (
+        scratch_postgres_database(args.database_url)
+        if postgres
+        else _given(args.database_url) as database_url
+    ):
         return _main_local(args, database_url)
 
 
@@ -1063,8 +1229,9 @@ def _main_local(args: argparse.Namespace, database_url: str | None) -> int:
             raise ServerFailed(f"server exited with {server.proc.returncode} during the run")
         if results["digest_seconds"]:
             setup = server.setup
-            results["read_back"] = read_back(target, setup["token"], setup["org"], setup["project"],
-                                             results["last_event_id"])  # fmt: skip
+            results["read_back"] = read_back(
+                target, setup["token"], setup["org"], setup["project"], results["last_event_id"]
+            )
     except (ServerFailed, RuntimeError, OSError, subprocess.SubprocessError) as exc:
         error = exc
     finally:
