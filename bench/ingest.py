@@ -1,9 +1,10 @@
 """Ingestion benchmark: how fast Bughound acknowledges and digests realistic error events.
 
 What it measures
-    N realistic events (sentry-python 2.x style exceptions of about 8 KB, a chained cause,
-    15-25 frames with source context and local variables, breadcrumbs, request, user, tags,
-    contexts; 50 distinct error types) are wrapped in envelopes exactly as the SDK does,
+    N realistic events (sentry-python 2.x style exceptions of 8-11 KB, 9.2 KB on average: a
+    chained cause, 15-21 frames with source context and local variables, breadcrumbs, request,
+    user, tags, contexts, modules; 50 distinct error types, each with its own stack, so 50
+    issues) are wrapped in envelopes exactly as the SDK does (each with a new event_id),
     compressed (brotli quality 4 or gzip level 9, as the SDK does) and POSTed to
     /api/{project_id}/envelope/ over C keep-alive HTTP/1.1 connections. It reports:
 
@@ -94,18 +95,7 @@ def log(message: str) -> None:
 # Events: what a Flask app instrumented with sentry-python 2.x sends for an unhandled error.
 # --------------------------------------------------------------------------------------------
 
-NOUNS = [
-    "Order",
-    "Payment",
-    "Invoice",
-    "Customer",
-    "Inventory",
-    "Shipment",
-    "Session",
-    "Token",
-    "Report",
-    "Webhook",
-]
+NOUNS = "Order Payment Invoice Customer Inventory Shipment Session Token Report Webhook".split()
 KINDS = ["ValidationError", "NotFoundError", "TimeoutError", "ConflictError", "StateError"]
 CAUSES = [
     ("builtins", "KeyError", "'{field}'"),
@@ -166,35 +156,13 @@ BREADCRUMB_MESSAGES = [
     "User {n} authenticated via session cookie",
     "Applying {noun} rules v{n}",
 ]
-MODULES = {
-    "flask": "3.1.0",
-    "werkzeug": "3.1.3",
-    "jinja2": "3.1.4",
-    "sqlalchemy": "2.0.36",
-    "psycopg": "3.2.3",
-    "requests": "2.32.3",
-    "urllib3": "2.2.3",
-    "redis": "5.2.1",
-    "celery": "5.4.0",
-    "gunicorn": "23.0.0",
-    "sentry-sdk": SDK_VERSION,
-    "pydantic": "2.10.3",
-    "certifi": "2024.8.30",
-    "idna": "3.10",
-}
-INTEGRATIONS = [
-    "argv",
-    "atexit",
-    "dedupe",
-    "excepthook",
-    "flask",
-    "logging",
-    "modules",
-    "redis",
-    "sqlalchemy",
-    "stdlib",
-    "threading",
-]
+MODULES = dict(  # `modules`, as the Modules integration reports installed packages
+    pair.split("==")
+    for pair in f"flask==3.1.0 werkzeug==3.1.3 jinja2==3.1.4 sqlalchemy==2.0.36 psycopg==3.2.3 "
+    f"requests==2.32.3 urllib3==2.2.3 redis==5.2.1 celery==5.4.0 gunicorn==23.0.0 sentry-sdk=={SDK_VERSION} "
+    "pydantic==2.10.3 certifi==2024.8.30 idna==3.10".split()
+)
+INTEGRATIONS = "argv atexit dedupe excepthook flask logging modules redis sqlalchemy stdlib threading".split()
 
 
 def _code_line(rng: random.Random, indent: int, exc: str, noun: str) -> str:
@@ -222,8 +190,7 @@ class ErrorType:
     cause: tuple[str, str, str]
     cause_frames: tuple[FrameTemplate, ...]
     frames: tuple[FrameTemplate, ...]
-    transaction: str
-    route: str
+    route: str  # the transaction name
 
 
 def _frame(
@@ -234,17 +201,16 @@ def _frame(
         abs_path = f"/app/{path}"
     else:
         abs_path = f"/app/.venv/lib/python3.12/site-packages/{path}"
-    context = 1  # source lines either side (sentry-python sends up to 5)
-    indent = 4
     data: dict[str, Any] = {
         "filename": path,
         "abs_path": abs_path,
         "function": function,
         "module": module,
         "lineno": rng.randint(20, 900),
-        "pre_context": [_code_line(rng, indent, exc, noun) for _ in range(context)],
-        "context_line": _code_line(rng, indent + 4, exc, noun),
-        "post_context": [_code_line(rng, indent, exc, noun) for _ in range(context)],
+        # One line of source either side (sentry-python sends up to 5): keeps events near 8 KB.
+        "pre_context": [_code_line(rng, 4, exc, noun)],
+        "context_line": _code_line(rng, 8, exc, noun),
+        "post_context": [_code_line(rng, 4, exc, noun)],
         "in_app": in_app,
     }
     var_names = tuple(rng.sample(IDENTS, rng.choice([1, 1, 2]))) if in_app else ()
@@ -275,9 +241,7 @@ def make_error_type(index: int) -> ErrorType:
     inner = _app_frames(rng, cause_count - len(libs), cause[1], noun)
     inner += [_frame(rng, m, f, False, cause[1], noun) for m, f in libs]
     route = f"/api/{noun.lower()}s/<int:{noun.lower()}_id>/{rng.choice(VERBS)}"
-    return ErrorType(
-        name, f"shop.errors.{noun.lower()}", noun, cause, tuple(inner), tuple(outer), route, route
-    )
+    return ErrorType(name, f"shop.errors.{noun.lower()}", noun, cause, tuple(inner), tuple(outer), route)
 
 
 def _timestamp(value: datetime) -> str:
@@ -293,8 +257,6 @@ class EventFactory:
 
     def _var(self, name: str) -> str:
         rng = self.rng
-        if name == "self":
-            return f"<shop.services.Service object at 0x7f{rng.getrandbits(40):010x}>"
         kind = rng.randrange(5)
         if kind == 0:
             return str(rng.randint(0, 100000))
@@ -326,6 +288,7 @@ class EventFactory:
         cause_value = cause_value.format(
             field=field, token=f"{rng.getrandbits(24):x}", n=rng.randint(5, 60), noun=et.noun.lower()
         )
+        table = f"{et.noun.lower()}s"
         breadcrumbs = []
         for b in range(rng.randint(2, 4)):
             at = _timestamp(now - timedelta(milliseconds=(12 - b) * rng.randint(5, 80)))
@@ -349,8 +312,7 @@ class EventFactory:
                     {
                         "category": "query",
                         "timestamp": at,
-                        "message": f"SELECT {et.noun.lower()}s.id, {et.noun.lower()}s.status FROM {et.noun.lower()}s "
-                        f"WHERE {et.noun.lower()}s.id = %(id)s",
+                        "message": f"SELECT id, status, total FROM {table} WHERE id = %(id)s",
                         "data": {"db.system": "postgresql", "db.name": "shop"},
                     }
                 )
@@ -440,9 +402,9 @@ class EventFactory:
                 },
                 "data": {"id": object_id, "items": [rng.randint(1, 500) for _ in range(3)], "coupon": None},
             },
-            "transaction": et.transaction,
+            "transaction": et.route,
             "transaction_info": {"source": "url"},
-            "extra": {"sys.argv": ["/srv/shop/.venv/bin/gunicorn", "shop.wsgi:app", "--workers", "4"]},
+            "extra": {"sys.argv": ["/app/.venv/bin/gunicorn", "shop.wsgi:app", "--workers", "4"]},
             "modules": MODULES,
             "release": "shop@1.42.0",
             "environment": "production",
@@ -533,7 +495,8 @@ def build_batch(factory: EventFactory, target: Target, count: int, compression: 
         f"User-Agent: {SDK_CLIENT}\r\n"
         "Content-Type: application/x-sentry-envelope\r\n"
         f"Content-Encoding: {compression}\r\n"
-        f"X-Sentry-Auth: Sentry sentry_key={target.public_key}, sentry_version=7, sentry_client={SDK_CLIENT}\r\n"
+        f"X-Sentry-Auth: Sentry sentry_key={target.public_key}, sentry_version=7, "
+        f"sentry_client={SDK_CLIENT}\r\n"
     ).encode()
     requests: list[bytes] = []
     ids: list[str] = []
@@ -561,7 +524,7 @@ class LoadResult:
     latencies: list[float] = dataclasses.field(default_factory=list)  # seconds, completed requests
     statuses: Counter[int] = dataclasses.field(default_factory=Counter)
     connection_errors: int = 0
-    error_samples: list[str] = dataclasses.field(default_factory=list)
+    errors: Counter[str] = dataclasses.field(default_factory=Counter)  # distinct failures, counted
     cpu_seconds: float = 0.0  # the load generator's own CPU time (all its threads)
 
     @property
@@ -607,19 +570,16 @@ async def _connection(
                 status, body, keep_alive = await _read_response(reader)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
                 result.connection_errors += 1
-                if len(result.error_samples) < 5:
-                    result.error_samples.append(f"{type(exc).__name__}: {exc}")
-                writer.close()
-                reader, writer = await asyncio.open_connection(
-                    target.host, target.port
-                )  # fails if server is gone
+                result.errors[f"{type(exc).__name__}: {exc}"] += 1
+                writer.close()  # and reconnect; this raises (ending the task) if the server is gone
+                reader, writer = await asyncio.open_connection(target.host, target.port)
                 continue
             now = time.perf_counter()
             result.latencies.append(now - start)
             result.finished = now
             result.statuses[status] += 1
-            if status != 200 and len(result.error_samples) < 5:
-                result.error_samples.append(f"HTTP {status}: {body[:200]!r}")
+            if status != 200:
+                result.errors[f"HTTP {status}: {body[:200]!r}"] += 1
             record(status)
             if not keep_alive:
                 writer.close()
@@ -647,8 +607,8 @@ async def _load(target: Target, batch: Batch, concurrency: int, progress: bool) 
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     result.cpu_seconds = time.process_time() - cpu
     failures = [o for o in outcomes if isinstance(o, BaseException)]
-    for failure in failures[:5]:
-        result.error_samples.append(f"connection task failed: {type(failure).__name__}: {failure}")
+    for failure in failures:
+        result.errors[f"connection task ended: {type(failure).__name__}: {failure}"] += 1
     if failures and not result.latencies:
         raise RuntimeError(f"could not send anything: {failures[0]!r}")
     return result
@@ -695,6 +655,7 @@ class ProcessSampler(threading.Thread):
         self.peaks: dict[str, int] = {}
         self.samples = 0
         self._procs: dict[int, tuple[psutil.Process, str]] = {}
+        self._lock = threading.Lock()  # processes() is called from this thread and the main one
 
     def processes(self) -> list[tuple[psutil.Process, str]]:
         try:
@@ -702,12 +663,13 @@ class ProcessSampler(threading.Thread):
         except psutil.Error:
             return []
         out = []
-        for proc in found:
-            known = self._procs.get(proc.pid)
-            if known is None or known[0] != proc:  # new process (or a reused pid)
-                known = (proc, _process_label(proc, self.root.pid))
-                self._procs[proc.pid] = known
-            out.append(known)
+        with self._lock:
+            for proc in found:
+                known = self._procs.get(proc.pid)
+                if known is None or known[0] != proc:  # new process (or a reused pid)
+                    known = (proc, _process_label(proc, self.root.pid))
+                    self._procs[proc.pid] = known
+                out.append(known)
         return out
 
     def sample(self) -> None:
@@ -999,21 +961,28 @@ def run_benchmark(
                     raise ServerFailed("warm-up events were not digested in time")
             else:
                 time.sleep(2.0)
+        if args.wait_idle:
+            wait_for_idle_machine(sampler, args.wait_idle)
         baseline = counter.count() if counter else 0
         cpu_before = sampler.cpu_seconds()
+        machine_before = psutil.cpu_times()
+        own_before = time.process_time()
         log(f"sending {len(batch)} events over {args.concurrency} connections")
         load = send(target, batch, args.concurrency)
         sent_done = time.perf_counter()
+        machine_acked = psutil.cpu_times()
         backlog = None
         digested_at = None
         digested_count = None
         if counter is not None:
             at_ack = counter.count() - baseline
             backlog = load.accepted - at_ack
-            log(f"all acknowledged; {at_ack} digested so far, waiting for the other {backlog}")
+            log(f"{load.accepted} acknowledged; {at_ack} digested so far, waiting for the other {backlog}")
             digested_at, last = wait_for_count(counter, baseline + load.accepted, args.digest_timeout, alive)
             digested_count = last - baseline
         cpu_after = sampler.cpu_seconds()
+        machine_after = psutil.cpu_times()
+        own_cpu = time.process_time() - own_before
         pss = sampler.pss()
         measured_end = digested_at or sent_done
     finally:
@@ -1022,6 +991,11 @@ def run_benchmark(
     latencies = sorted(load.latencies)
     digest_seconds = (digested_at - load.started) if digested_at else None
     cpu = {label: round(cpu_after[label] - cpu_before.get(label, 0.0), 2) for label in cpu_after}
+    cpu["load generator"] = round(own_cpu, 2)  # this process: sending, then polling the database
+    # Whatever else ran on the machine meanwhile (a busy neighbour makes the figures meaningless).
+    cpu["other processes"] = round(
+        max(0.0, _busy_seconds(machine_before, machine_after) - sum(cpu.values())), 2
+    )
     return {
         "events": len(batch),
         "concurrency": args.concurrency,
@@ -1034,7 +1008,7 @@ def run_benchmark(
         "statuses": {str(k): v for k, v in sorted(load.statuses.items())},
         "non_200": {str(k): v for k, v in sorted(load.statuses.items()) if k != 200},
         "connection_errors": load.connection_errors,
-        "error_samples": load.error_samples,
+        "errors": dict(load.errors.most_common(10)),
         "ack_seconds": round(load.elapsed, 3),
         "accepted_per_second": round(load.accepted / load.elapsed, 1) if load.elapsed > 0 else None,
         "latency_ms": {
@@ -1051,9 +1025,55 @@ def run_benchmark(
         "peak_rss_mb_by_process": {k: round(v / MB, 1) for k, v in sampler.peaks.items()},
         "rss_samples": sampler.samples,
         "pss_mb_at_end": round(sum(pss.values()) / MB, 1) if pss else None,
-        "cpu_seconds": {**cpu, "load generator": round(load.cpu_seconds, 2)},
+        "cpu_seconds": cpu,
+        "load_generator_cpu_seconds_while_sending": round(load.cpu_seconds, 2),
         "measured_seconds": round(measured_end - load.started, 3),
+        "machine_cpu_percent": {
+            "while_sending": _machine_cpu(machine_before, machine_acked),
+            "whole_measure": _machine_cpu(machine_before, machine_after),
+        },
         "last_event_id": batch.event_ids[-1],
+    }
+
+
+def wait_for_idle_machine(sampler: ProcessSampler, timeout: float, window: float = 2.0) -> bool:
+    """Wait until processes other than the server and this one use < 10% of a core for `window` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        machine, ours, own = psutil.cpu_times(), sampler.cpu_seconds(), time.process_time()
+        time.sleep(window)
+        ours_now = sampler.cpu_seconds()
+        used = sum(ours_now.values()) - sum(ours.values()) + time.process_time() - own
+        other = _busy_seconds(machine, psutil.cpu_times()) - used
+        if other < 0.1 * window:
+            return True
+        log(f"  machine busy: other processes used {other:.1f} CPU-s in {window:.0f} s; waiting")
+    log("  the machine did not become idle; measuring anyway")
+    return False
+
+
+def _busy_seconds(before: Any, after: Any) -> float:
+    """CPU seconds the whole machine spent busy (not idle, not waiting for I/O) between two samples."""
+    delta = {name: getattr(after, name) - getattr(before, name) for name in before._fields}
+    return sum(delta.values()) - delta.get("idle", 0.0) - delta.get("iowait", 0.0) - delta.get("steal", 0.0)
+
+
+def _machine_cpu(before: Any, after: Any) -> dict[str, float]:
+    """Whole-machine CPU use between two psutil.cpu_times(), in % of all cores (100% = all busy)."""
+    delta = {name: getattr(after, name) - getattr(before, name) for name in before._fields}
+    total = sum(delta.values()) or 1.0
+    idle = delta.get("idle", 0.0) + delta.get("iowait", 0.0)
+
+    def pct(value: float) -> float:
+        return round(100 * value / total, 1)
+
+    return {
+        "cores": psutil.cpu_count() or 0,
+        "busy": pct(total - idle),
+        "user": pct(delta.get("user", 0.0) + delta.get("nice", 0.0)),
+        "system": pct(delta.get("system", 0.0) + delta.get("irq", 0.0) + delta.get("softirq", 0.0)),
+        "iowait": pct(delta.get("iowait", 0.0)),
+        "steal": pct(delta.get("steal", 0.0)),
     }
 
 
@@ -1084,37 +1104,59 @@ def targets(results: dict[str, Any]) -> list[tuple[str, float | None, str, float
 def render(results: dict[str, Any]) -> str:
     r = results
     lat = r["latency_ms"]
-    lines = [
-        "",
-        "Bughound ingestion benchmark",
-        f"  events            {r['events']} (after {r['warmup_events']} warm-up events), concurrency {r['concurrency']}",
-        f"  compression       {r['compression']}; mean body {r['body_bytes_compressed_mean']} B compressed, "
+    lines = ["", "Bughound ingestion benchmark"]
+    other = r["cpu_seconds"].get("other processes", 0.0)
+    if other > 0.1 * r["measured_seconds"]:
+        lines.append(
+            f"  *** other processes used {other:.1f} CPU-s during the {r['measured_seconds']:.1f} s measure: "
+            "the machine was not idle, figures are disturbed ***"
+        )
+    if r["non_200"] or r["connection_errors"] or (r["digest_note"] is None and r["digest_seconds"] is None):
+        lines.append("  *** INCOMPLETE RUN: some requests failed or some events were not digested ***")
+
+    def row(label: str, text: str) -> None:
+        lines.append(f"  {label:<18}{text}")
+
+    row(
+        "events", f"{r['events']} (after {r['warmup_events']} warm-up events), concurrency {r['concurrency']}"
+    )
+    row(
+        "compression",
+        f"{r['compression']}; mean body {r['body_bytes_compressed_mean']} B compressed, "
         f"{r['body_bytes_decompressed_mean']} B decompressed",
-        f"  database          {r['database']}",
-        f"  acknowledged      {r['accepted']} in {r['ack_seconds']:.2f} s = {r['accepted_per_second']} events/s",
-        f"  latency           p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms",
-        f"  non-200           {r['non_200'] or 'none'}; connection errors {r['connection_errors']}",
-    ]
-    for sample in r["error_samples"]:
-        lines.append(f"                    e.g. {sample}")
+    )
+    row("database", r["database"])
+    row("acknowledged", f"{r['accepted']} in {r['ack_seconds']:.2f} s = {r['accepted_per_second']} events/s")
+    row("latency", f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
+    row("non-200", f"{r['non_200'] or 'none'}; connection errors {r['connection_errors']}")
+    for message, count in r["errors"].items():
+        row("", f"{count} x {message}")
     if r["digest_seconds"] is not None:
-        lines.append(
-            f"  digested          all {r['accepted']} in {r['digest_seconds']:.2f} s from the first request = "
-            f"{r['digested_per_second']} events/s end to end (backlog at last ack: {r['digest_backlog_at_last_ack']})"
+        row(
+            "digested",
+            f"all {r['accepted']} in {r['digest_seconds']:.2f} s from the first request = "
+            f"{r['digested_per_second']} events/s end to end",
         )
+        row("", f"(not yet digested when the last one was acknowledged: {r['digest_backlog_at_last_ack']})")
     elif r["digest_note"]:
-        lines.append(f"  digested          {r['digest_note']}")
+        row("digested", r["digest_note"])
     else:
-        lines.append(
-            f"  digested          TIMED OUT: only {r['digested']} of {r['accepted']} events digested"
-        )
-    lines.append(f"  peak RSS          {r['peak_rss_mb']} MB (sum of processes, {r['rss_samples']} samples)")
+        row("digested", f"INCOMPLETE: only {r['digested']} of {r['accepted']} events digested")
+    row("peak RSS", f"{r['peak_rss_mb']} MB (sum of processes, {r['rss_samples']} samples)")
     for label, mb in r["peak_rss_mb_by_process"].items():
-        lines.append(f"                    {label}: {mb} MB")
+        row("", f"{label}: {mb} MB")
     if r["pss_mb_at_end"] is not None:
-        lines.append(f"  PSS at end        {r['pss_mb_at_end']} MB (sum; shared pages counted once)")
+        row("PSS at end", f"{r['pss_mb_at_end']} MB (sum; shared pages counted once)")
     cpu = ", ".join(f"{label} {seconds:.1f} s" for label, seconds in r["cpu_seconds"].items())
-    lines.append(f"  CPU               {cpu} (over {r['measured_seconds']:.1f} s measured, 2 cores = 200%)")
+    row("CPU", f"{cpu} (over {r['measured_seconds']:.1f} s measured)")
+    for phase, m in r["machine_cpu_percent"].items():
+        row(
+            "machine CPU" if phase == "while_sending" else "",
+            f"{phase.replace('_', ' ')}: {m['busy']}% of {m['cores']} cores busy (user {m['user']}%, "
+            f"system {m['system']}%, iowait {m['iowait']}%, steal {m['steal']}%)",
+        )
+    if "read_back" in r:
+        row("read back", r["read_back"])
     lines.append("  targets")
     for name, value, op, goal, passed in targets(r):
         verdict = "n/a " if passed is None else ("PASS" if passed else "MISS")
@@ -1146,6 +1188,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--project", default="default", help="with --dsn: project slug (default 'default')")
     parser.add_argument("--server-pid", type=int, help="with --dsn: the server's pid, to measure its memory")
     parser.add_argument("--digest-timeout", type=float, default=300.0, help="seconds to wait for digestion")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before measuring, wait up to this long for other processes to leave the CPU alone",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the event generator")
     parser.add_argument("--keep-data", action="store_true", help="keep our server's data directory")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -1267,8 +1316,6 @@ def _output(results: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(results, indent=2))
     else:
         print(render(results))
-        if "read_back" in results:
-            print(f"  read back         {results['read_back']}")
 
 
 if __name__ == "__main__":

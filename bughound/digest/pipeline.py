@@ -92,16 +92,26 @@ def hour_of(ts: float) -> int:
 
 def json_depth_ok(value: Any, limit: int) -> bool:
     """False if `value` nests deeper than `limit` (Relay/serde's recursion limit is 128)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
+    if limit <= 0:
+        return False
+    children = value.values() if type(value) is dict else value if type(value) is list else ()
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and not json_depth_ok(child, limit - 1):
             return False
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
     return True
+
+
+def _parse_json(payload: bytes, max_depth: int) -> Any:
+    """The item's JSON, or None if it is malformed or nested deeper than `max_depth`."""
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    # Fewer opening brackets than the limit cannot nest deeper than it: skip the walk.
+    if payload.count(b"{") + payload.count(b"[") < max_depth:
+        return value
+    return value if json_depth_ok(value, max_depth) else None
 
 
 def compress(data: bytes) -> bytes:
@@ -142,11 +152,7 @@ class _Digester:
             self.batch.outcomes[key] += quantity
 
     def json_item(self, item: envelope_format.Item) -> Any:
-        try:
-            value = orjson.loads(item.payload)
-        except orjson.JSONDecodeError:
-            return None
-        return value if json_depth_ok(value, self.max_json_depth) else None
+        return _parse_json(item.payload, self.max_json_depth)
 
     def run(self) -> None:
         meta = self.record.meta

@@ -18,6 +18,7 @@ Every change is recorded in the event's `_meta`, as Relay does:
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -26,7 +27,11 @@ PASSWORD = re.compile(
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
     r"|token[^\s]*[:=]|^otp$|^two[-_]factor$)"
 )
-TOKEN_KEY = re.compile(r"(?i)token")
+# Keys: the password pattern, and any key containing "token" (Relay's TOKEN_KEY_REGEX).
+_SENSITIVE_KEY = re.compile(
+    r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
+    r"|token|^otp$|^two[-_]factor$)"
+)
 _NEVER_SCRUBBED = frozenset({"", "true", "false", "null", "undefined"})
 _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     # (rule, pattern, group to replace: 0 = the whole match)
@@ -40,7 +45,12 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("@usssn:filter", re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b"), 0),
     ("@creditcard:filter", re.compile(r"\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b"), 0),
 )
-_QUICK = re.compile(r"-----BEGIN|//|(?i:bearer)|\d{3}")
+# One search that any string worth a closer look matches (most strings match nothing).
+_TRIGGER = re.compile(
+    PASSWORD.pattern[4:]  # the password words, without the leading (?i)
+    + r"|-----BEGIN|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}",
+    re.IGNORECASE,
+)
 SENSITIVE_COOKIES = frozenset(
     "sentrysid sudo su session __session sessionid user_session symfony phpsessid fasthttpsessionid "
     "mysession irissessionid _vercel_jwt csrf xsrf _xsrf _csrf csrf-token csrf_token xsrf-token xsrf_token "
@@ -54,8 +64,13 @@ KNOWN_CONTEXTS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensitive_str_key(key: str) -> bool:
+    return _SENSITIVE_KEY.search(key) is not None
+
+
 def _sensitive_key(key: Any) -> bool:
-    return isinstance(key, str) and bool(PASSWORD.search(key) or TOKEN_KEY.search(key))
+    return isinstance(key, str) and _sensitive_str_key(key)
 
 
 def _luhn(digits: str) -> bool:
@@ -80,12 +95,10 @@ def _remark(
 
 
 def _scrub_string(value: str) -> tuple[str, str | None]:
-    if value in _NEVER_SCRUBBED:
+    if value in _NEVER_SCRUBBED or _TRIGGER.search(value) is None:
         return value, None
     if PASSWORD.search(value):
         return FILTERED, "@password:filter"
-    if not _QUICK.search(value):
-        return value, None
     rule_hit: str | None = None
     for rule, pattern, group in _PATTERNS:
 

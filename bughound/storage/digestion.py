@@ -220,30 +220,48 @@ def _insert_events(
     return inserted
 
 
-def _insert_tags(
-    conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], group_ids: dict[str, int]
-) -> None:
-    rows = [
-        {
-            "event_pk": pk,
-            "project_id": e.project_id,
-            "group_id": group_ids.get(e.event_id),
-            "timestamp": e.timestamp,
-            "key": key,
-            "value": value,
-        }
-        for pk, e in kept
-        for key, value in e.tags
-    ]
+def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Hand rows straight to the driver's executemany: the hot bulk writes skip SQLAlchemy's
+    per-row parameter processing. `sql` uses `?` placeholders, and `{min}`/`{max}` for the
+    two-argument minimum/maximum (scalar min/max on SQLite, LEAST/GREATEST on PostgreSQL)."""
+    if not rows:
+        return
+    postgres = conn.dialect.name == "postgresql"
+    sql = sql.format(min="LEAST" if postgres else "min", max="GREATEST" if postgres else "max")
+    if postgres:
+        sql = sql.replace("?", "%s")
     for chunk in _chunks(rows, 2000):
-        conn.execute(t.event_tags.insert(), chunk)
-    # Per-issue tag value counts.
+        conn.exec_driver_sql(sql, chunk)  # type: ignore[arg-type]
+
+
+_INSERT_EVENT_TAGS = (
+    'INSERT INTO event_tags (event_pk, project_id, group_id, "timestamp", "key", "value") VALUES (?, ?, ?, ?, ?, ?)'
+)
+_UPSERT_GROUP_TAG_VALUES = (
+    'INSERT INTO group_tag_values (group_id, project_id, "key", "value", times_seen, first_seen, last_seen) '
+    "VALUES (?, ?, ?, ?, ?, ?, ?) "
+    'ON CONFLICT (group_id, "key", "value") DO UPDATE SET '
+    "times_seen = group_tag_values.times_seen + excluded.times_seen, "
+    "first_seen = {min}(group_tag_values.first_seen, excluded.first_seen), "
+    "last_seen = {max}(group_tag_values.last_seen, excluded.last_seen)"
+)
+_UPDATE_GROUPS = (
+    "UPDATE groups SET times_seen = times_seen + ?, first_seen = {min}(first_seen, ?), "
+    "last_seen = {max}(last_seen, ?) WHERE id = ?"
+)
+_UPDATE_GROUP_HASHES = "UPDATE group_hashes SET times_seen = times_seen + ? WHERE project_id = ? AND hash = ?"
+
+
+def _insert_tags(conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], group_ids: dict[str, int]) -> None:
+    rows = []
+    # Per-issue tag value counts: (group, key, value) -> [project, count, first seen, last seen].
     counts: dict[tuple[int, str, str], list[Any]] = {}
-    for _, e in kept:
+    for pk, e in kept:
         group_id = group_ids.get(e.event_id)
-        if group_id is None:
-            continue
         for key, value in e.tags:
+            rows.append((pk, e.project_id, group_id, e.timestamp, key, value))
+            if group_id is None:
+                continue
             entry = counts.get((group_id, key, value))
             if entry is None:
                 counts[(group_id, key, value)] = [e.project_id, 1, e.timestamp, e.timestamp]
@@ -251,32 +269,12 @@ def _insert_tags(
                 entry[1] += 1
                 entry[2] = min(entry[2], e.timestamp)
                 entry[3] = max(entry[3], e.timestamp)
-    if not counts:
-        return
-    stmt = _insert(conn, t.group_tag_values)
-    c = t.group_tag_values.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["group_id", "key", "value"],
-        set_={
-            "times_seen": c.times_seen + stmt.excluded.times_seen,
-            "first_seen": _least(c.first_seen, stmt.excluded.first_seen),
-            "last_seen": _greatest(c.last_seen, stmt.excluded.last_seen),
-        },
+    _executemany(conn, _INSERT_EVENT_TAGS, rows)
+    _executemany(
+        conn,
+        _UPSERT_GROUP_TAG_VALUES,
+        [(g, p, k, v, n, first, last) for (g, k, v), (p, n, first, last) in sorted(counts.items())],
     )
-    rows = [
-        {
-            "group_id": g,
-            "key": k,
-            "value": v,
-            "project_id": p,
-            "times_seen": n,
-            "first_seen": first,
-            "last_seen": last,
-        }
-        for (g, k, v), (p, n, first, last) in sorted(counts.items())
-    ]
-    for chunk in _chunks(rows):
-        conn.execute(stmt, chunk)
 
 
 def _update_groups(conn: sa.Connection, events: list[PreparedEvent], group_ids: dict[str, int]) -> None:
@@ -294,24 +292,12 @@ def _update_groups(conn: sa.Connection, events: list[PreparedEvent], group_ids: 
             entry[0] += 1
             entry[1] = min(entry[1], e.timestamp)
             entry[2] = max(entry[2], e.timestamp)
-    g = t.groups.c
-    for group_id, (count, first, last) in sorted(per_group.items()):
-        conn.execute(
-            t.groups.update()
-            .where(g.id == group_id)
-            .values(
-                times_seen=g.times_seen + count,
-                first_seen=_least(g.first_seen, first),
-                last_seen=_greatest(g.last_seen, last),
-            )
-        )
-    h = t.group_hashes.c
-    for (project_id, hash_), count in sorted(per_hash.items()):
-        conn.execute(
-            t.group_hashes.update()
-            .where(h.project_id == project_id, h.hash == hash_)
-            .values(times_seen=h.times_seen + count)
-        )
+    _executemany(
+        conn, _UPDATE_GROUPS, [(n, first, last, group_id) for group_id, (n, first, last) in sorted(per_group.items())]
+    )
+    _executemany(
+        conn, _UPDATE_GROUP_HASHES, [(n, project_id, hash_) for (project_id, hash_), n in sorted(per_hash.items())]
+    )
 
 
 def _record_releases_environments(conn: sa.Connection, events: list[PreparedEvent]) -> None:

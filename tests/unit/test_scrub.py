@@ -1,0 +1,348 @@
+"""Default PII scrubbing (relay-pii defaults; ingest_facts.md §5, PROTOCOL.md §11)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bughound.digest.normalize import normalize_event
+from bughound.digest.scrub import FILTERED, scrub_event
+from tests.unit import strategies
+from tests.unit.strategies import PROPERTY_SETTINGS, avoid_known_bugs
+
+PASSWORD_REMARK = {"": {"rem": [["@password:filter", "s", 0, 10]], "len": 7}}
+
+
+def scrub(event: dict[str, Any]) -> dict[str, Any]:
+    return scrub_event(copy.deepcopy(event))
+
+
+def scrub_extra(value: Any, key: str = "value") -> Any:
+    return scrub({"extra": {key: value}})["extra"][key]
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "PASSWORD",
+        "db_password",
+        "secret",
+        "client_secret",
+        "passwd",
+        "api_key",
+        "api-key",
+        "apikey",
+        "auth",
+        "Authorization",
+        "credentials",
+        "mysql_pwd",
+        "privatekey",
+        "private_key",
+        "token",
+        "access_token",
+        "csrftoken",
+        "otp",
+        "two_factor",
+    ],
+)
+def test_sensitive_keys_replace_the_whole_value(key: str) -> None:
+    assert scrub_extra("hunter2", key) == FILTERED
+
+
+@pytest.mark.parametrize("key", ["username", "auXth", "otp_code", "note", "pass"])
+def test_other_keys_are_kept(key: str) -> None:
+    assert scrub_extra("hunter2", key) == "hunter2"
+
+
+@pytest.mark.parametrize("value", [5, 1.5, True, {"a": "b"}, ["x"]])
+def test_non_string_values_under_sensitive_keys_are_removed(value: Any) -> None:
+    event = scrub({"extra": {"password": value}})
+    assert event["extra"]["password"] is None
+    assert event["_meta"] == {"extra": {"password": {"": {"rem": [["@password:filter", "x"]]}}}}
+
+
+@pytest.mark.parametrize("value", ["", "true", "false", "null", "undefined"])
+def test_trivial_values_are_never_scrubbed(value: str) -> None:
+    assert scrub_extra(value, "password") == value
+
+
+def test_nested_keys() -> None:
+    event = scrub({"extra": {"db": {"host": "h", "password": "p", "list": [{"token": "t"}]}}})
+    assert event["extra"] == {"db": {"host": "h", "password": FILTERED, "list": [{"token": FILTERED}]}}
+
+
+# --- values --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["my secret", "Password=hunter2", "x-api-key abc", "token=abc", "tokens: 1"])
+def test_values_matching_the_password_pattern_are_replaced_whole(value: str) -> None:
+    assert scrub_extra(value) == FILTERED
+
+
+def test_username_secret_is_filtered() -> None:
+    # relay_pii__convert__tests__user.snap: user.username "secret" becomes [Filtered].
+    assert scrub({"user": {"username": "secret"}})["user"]["username"] == FILTERED
+
+
+@pytest.mark.parametrize(
+    "number", ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "5500 0000 0000 0004", "378282246310005"]
+)
+def test_luhn_valid_credit_cards(number: str) -> None:
+    assert scrub_extra(f"card {number} used") == f"card {FILTERED} used"
+
+
+@pytest.mark.parametrize("number", ["4111111111111112", "4111 1111 1111 1112", "1234567812345678"])
+def test_luhn_invalid_numbers_are_kept(number: str) -> None:
+    assert scrub_extra(f"card {number} used") == f"card {number} used"
+
+
+def test_bearer_tokens() -> None:
+    assert scrub_extra("use Bearer abc.def-123 please") == f"use {FILTERED} please"
+    assert scrub_extra("bearer xyz") == FILTERED
+
+
+def test_url_auth_replaces_only_the_password() -> None:
+    assert scrub_extra("see https://user:hunter2@example.com/x") == f"see https://user:{FILTERED}@example.com/x"
+    assert scrub_extra("ftp://a:b@host") == f"ftp://a:{FILTERED}@host"
+    assert scrub_extra("https://user@example.com/") == "https://user@example.com/"
+
+
+def test_us_ssn() -> None:
+    assert scrub_extra("ssn 123-45-6789.") == f"ssn {FILTERED}."
+    assert scrub_extra("1234-45-6789") == "1234-45-6789"
+
+
+def test_pem_key_body() -> None:
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----"
+    assert scrub_extra(pem) == f"-----BEGIN RSA PRIVATE KEY-----\n{FILTERED}\n-----END RSA PRIVATE KEY-----"
+
+
+def test_rules_run_in_relay_order() -> None:
+    # relay-pii collects the @common:filter rules into a BTreeSet ordered by id (@bearer,
+    # @creditcard, @iban, @password, @pemkey, @urlauth, @usssn) and applies them one after the
+    # other to the same string. The card is filtered first, then "token-[Filtered]=" matches
+    # `token[^\s]*[:=]`, so the whole value goes. Bughound checks the password pattern first and
+    # stops at "token-[Filtered]=", which a second scrub then turns into "[Filtered]".
+    assert scrub_extra("token-4111 1111 1111 1111=") == FILTERED
+
+
+def test_emails_and_ips_are_kept() -> None:
+    assert scrub_extra("mail a@b.example from 10.0.0.1") == "mail a@b.example from 10.0.0.1"
+
+
+def test_plain_values_are_kept() -> None:
+    event = {"extra": {"a": "hello", "n": 1, "l": [1, "x"], "d": {"k": None}}}
+    assert scrub(event) == event
+
+
+# --- fields --------------------------------------------------------------------------------------
+
+
+def test_authorization_and_api_key_headers() -> None:
+    headers = [["Authorization", "Basic dXNlcjpwYXNz"], ["X-Api-Key", "k"], ["Accept", "text/html"]]
+    event = scrub({"request": {"headers": headers}})
+    assert event["request"]["headers"] == [["Authorization", FILTERED], ["X-Api-Key", FILTERED], ["Accept", "text/html"]]
+
+
+def test_user_agent_is_untouched() -> None:
+    headers = [["User-Agent", "secret agent Bearer x"]]
+    assert scrub({"request": {"headers": headers}})["request"]["headers"] == headers
+
+
+@pytest.mark.parametrize("name", ["sessionid", "SessionId", "session", "csrf", "_xsrf", "phpsessid", "csrftoken"])
+def test_sensitive_cookies(name: str) -> None:
+    event = scrub({"request": {"cookies": [[name, "abc"], ["theme", "dark"]]}})
+    assert event["request"]["cookies"] == [[name, FILTERED], ["theme", "dark"]]
+
+
+def test_query_string_pairs() -> None:
+    event = scrub({"request": {"query_string": [["token", "abc"], ["q", "x"]], "data": {"password": "p"}}})
+    assert event["request"]["query_string"] == [["token", FILTERED], ["q", "x"]]
+    assert event["request"]["data"] == {"password": FILTERED}
+
+
+def test_request_url_is_untouched() -> None:
+    url = "https://user:hunter2@example.com/?token=abc"
+    assert scrub({"request": {"url": url}})["request"]["url"] == url
+
+
+def test_exception_values_logentry_formatted_and_tags_are_untouched() -> None:
+    event = {
+        "exception": {"values": [{"type": "E", "value": "password=hunter2 4111111111111111"}]},
+        "logentry": {"formatted": "my secret 4111111111111111", "message": "my secret %s"},
+        "tags": [["password", "x"], ["t", "secret"]],
+        "culprit": "secret in app",
+        "transaction": "/login?password=x",
+    }
+    assert scrub(event) == event
+
+
+def test_logentry_params_are_scrubbed() -> None:
+    event = scrub({"logentry": {"formatted": "x", "params": ["secret", "ok"]}})
+    assert event["logentry"] == {"formatted": "x", "params": [FILTERED, "ok"]}
+
+
+def test_breadcrumb_message_and_data() -> None:
+    crumbs = {"values": [{"message": "password: x", "category": "secret", "data": {"token": "t", "url": "u"}}]}
+    event = scrub({"breadcrumbs": crumbs})
+    assert event["breadcrumbs"]["values"] == [
+        {"message": FILTERED, "category": "secret", "data": {"token": FILTERED, "url": "u"}}
+    ]
+
+
+def test_frame_vars_but_not_file_names() -> None:
+    frame = {"filename": "secret.py", "abs_path": "/secret/x.py", "function": "f", "vars": {"password": "p", "i": 1}}
+    event = scrub({"exception": {"values": [{"type": "E", "stacktrace": {"frames": [frame]}}]}})
+    out = event["exception"]["values"][0]["stacktrace"]["frames"][0]
+    assert out == {**frame, "vars": {"password": FILTERED, "i": 1}}
+
+
+def test_mechanism_data_and_thread_frames() -> None:
+    event = scrub(
+        {
+            "exception": {"values": [{"type": "E", "mechanism": {"type": "secret", "data": {"auth": "x"}}}]},
+            "threads": {"values": [{"stacktrace": {"frames": [{"vars": {"token": "t"}}]}}]},
+        }
+    )
+    assert event["exception"]["values"][0]["mechanism"] == {"type": "secret", "data": {"auth": FILTERED}}
+    assert event["threads"]["values"][0]["stacktrace"]["frames"][0]["vars"] == {"token": FILTERED}
+
+
+def test_user_and_server_name() -> None:
+    event = scrub({"user": {"id": "1", "email": "a@b.example", "password": "p"}, "server_name": "secret-host"})
+    assert event["user"] == {"id": "1", "email": "a@b.example", "password": FILTERED}
+    assert event["server_name"] == FILTERED
+
+
+def test_only_unknown_contexts_are_scrubbed() -> None:
+    contexts = {
+        "os": {"name": "secret os"},
+        "renamed": {"type": "runtime", "name": "secret"},
+        "custom": {"api_key": "k", "ok": "v"},
+        "other": {"type": "whatever", "note": "secret"},
+    }
+    event = scrub({"contexts": contexts})
+    assert event["contexts"] == {
+        "os": {"name": "secret os"},
+        "renamed": {"type": "runtime", "name": "secret"},
+        "custom": {"api_key": FILTERED, "ok": "v"},
+        "other": {"type": "whatever", "note": FILTERED},
+    }
+
+
+# --- _meta ---------------------------------------------------------------------------------------
+
+
+def test_meta_remark_shape() -> None:
+    event = scrub({"extra": {"password": "hunter2"}, "request": {"headers": [["Authorization", "Basic x"]]}})
+    assert event["_meta"] == {
+        "extra": {"password": PASSWORD_REMARK},
+        "request": {"headers": {"0": {"1": {"": {"rem": [["@password:filter", "s", 0, 10]], "len": 7}}}}},
+    }
+
+
+def test_meta_rule_names() -> None:
+    event = scrub({"extra": {"c": "4111111111111111", "b": "Bearer x", "u": "ftp://a:b@h", "s": "123-45-6789"}})
+    rules = {key: remark[""]["rem"][0][0] for key, remark in event["_meta"]["extra"].items()}
+    assert rules == {"c": "@creditcard:filter", "b": "@bearer:filter", "u": "@urlauth:legacy", "s": "@usssn:filter"}
+    assert event["_meta"]["extra"]["c"][""]["len"] == 16
+
+
+def test_no_meta_when_nothing_changes() -> None:
+    assert "_meta" not in scrub({"extra": {"a": "b"}})
+
+
+def test_existing_meta_is_merged() -> None:
+    event = scrub({"_meta": {"timestamp": {"": {"err": ["x"]}}}, "extra": {"password": "hunter2"}})
+    assert event["_meta"] == {"timestamp": {"": {"err": ["x"]}}, "extra": {"password": PASSWORD_REMARK}}
+
+
+def test_returns_the_same_event() -> None:
+    event: dict[str, Any] = {"extra": {"password": "x"}}
+    assert scrub_event(event) is event
+    assert event["extra"]["password"] == FILTERED
+
+
+# --- pipeline-shaped inputs that crash (normalize does not fix these shapes) ---------------------
+
+
+@pytest.mark.parametrize("frames", [1, True, 2.5])
+def test_non_list_frames_do_not_crash(frames: Any) -> None:
+    # Bug: `enumerate(stacktrace.get("frames") or [])` raises TypeError (scrub.py _scrub_frames);
+    # the top-level stacktrace reaches scrub_event unnormalized.
+    event = normalize_event({"stacktrace": {"frames": frames}}, strategies_context())
+    scrub_event(event)
+
+
+def test_exception_values_that_are_not_a_list() -> None:
+    # Bug: normalize keeps {"values": true}; scrub then does `enumerate(True)`.
+    event = normalize_event({"exception": {"values": True}}, strategies_context())
+    scrub_event(event)
+
+
+def test_unhashable_context_type() -> None:
+    # Bug: `kind not in KNOWN_CONTEXTS` raises TypeError for a list/dict `type`.
+    event = normalize_event({"contexts": {"custom": {"type": ["x"], "secret": "s"}}}, strategies_context())
+    assert scrub_event(event)["contexts"]["custom"]["secret"] == FILTERED
+
+
+def strategies_context() -> Any:
+    from bughound.digest.normalize import Context
+
+    return Context(received=strategies.RECEIVED, project_id=1, key_id=1)
+
+
+# --- properties ----------------------------------------------------------------------------------
+
+_secretish = st.sampled_from(
+    [
+        "secret",
+        "Bearer abc",
+        "4111 1111 1111 1111",
+        "https://u:p@h/",
+        "123-45-6789",
+        "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
+        "[Filtered]",
+        "true",
+    ]
+)
+_values = st.recursive(
+    strategies.scalars | _secretish | st.lists(st.text(max_size=6) | _secretish, min_size=2, max_size=2),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["password", "token", "x", "auth", "sessionid"]) | st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@PROPERTY_SETTINGS
+@given(payload=strategies.payloads, ctx=strategies.contexts_without_drift, extra=_values)
+def test_scrub_never_raises_and_is_idempotent(payload: dict[str, Any], ctx: Any, extra: Any) -> None:
+    avoid_known_bugs(payload)
+    payload["extra"] = extra
+    event = normalize_event(payload, ctx)
+    once = scrub_event(copy.deepcopy(event))
+    twice = scrub_event(copy.deepcopy(once))
+    once.pop("_meta", None)
+    twice.pop("_meta", None)
+    assert twice == once
+
+
+@PROPERTY_SETTINGS
+@given(extra=_values)
+def test_scrubbing_raw_values_is_idempotent(extra: Any) -> None:
+    original = {"extra": extra, "user": extra, "request": {"data": extra}}
+    once = scrub_event(copy.deepcopy(original))
+    meta_once = once.pop("_meta", None)
+    # A remark is recorded exactly when something changed.
+    assert (meta_once is None) == (once == original)
+    twice = scrub_event(copy.deepcopy(once))
+    assert twice.pop("_meta", None) is None  # nothing left to scrub: no new remarks
+    assert twice == once
