@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+from bughound.storage.migrations import HEAD
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Execution option marking a connection that will write (see Store.write()).
@@ -59,29 +57,35 @@ def create_engine(database_url: str, **kwargs: Any) -> sa.Engine:
     return sa.create_engine(url, **kwargs)
 
 
-def _alembic_config(engine: sa.Engine) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["engine"] = engine
-    return cfg
+# Alembic is imported only to migrate: serve and worker processes stay lighter without it.
 
 
 def head_revision() -> str | None:
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    return script.get_current_head()
+    """The newest revision of the migration history (read by Alembic from the scripts)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def current_revision(engine: sa.Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def pending_migrations(engine: sa.Engine) -> bool:
-    return current_revision(engine) != head_revision()
+    return current_revision(engine) != HEAD
 
 
 def migrate(engine: sa.Engine) -> None:
-    command.upgrade(_alembic_config(engine), "head")
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    command.upgrade(cfg, "head")
 
 
 class MigrationsPending(RuntimeError):

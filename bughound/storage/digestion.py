@@ -226,20 +226,26 @@ def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> 
     two-argument minimum/maximum (scalar min/max on SQLite, LEAST/GREATEST on PostgreSQL)."""
     if not rows:
         return
-    postgres = conn.dialect.name == "postgresql"
-    sql = sql.format(min="LEAST" if postgres else "min", max="GREATEST" if postgres else "max")
-    if postgres:
-        sql = sql.replace("?", "%s")
+    sql = _dialect_sql(conn, sql)
     for chunk in _chunks(rows, 2000):
         conn.exec_driver_sql(sql, chunk)  # type: ignore[arg-type]
 
 
-_INSERT_EVENT_TAGS = (
-    'INSERT INTO event_tags (event_pk, project_id, group_id, "timestamp", "key", "value") VALUES (?, ?, ?, ?, ?, ?)'
+def _dialect_sql(conn: sa.Connection, sql: str) -> str:
+    postgres = conn.dialect.name == "postgresql"
+    sql = sql.format(min="LEAST" if postgres else "min", max="GREATEST" if postgres else "max")
+    return sql.replace("?", "%s") if postgres else sql
+
+
+_EVENT_TAG_COLUMNS = 'event_pk, project_id, group_id, "timestamp", "key", "value"'
+_INSERT_EVENT_TAGS = f"INSERT INTO event_tags ({_EVENT_TAG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+_GROUP_TAG_VALUE_COLUMNS = 'group_id, project_id, "key", "value", times_seen, first_seen, last_seen'
+_STAGE_GROUP_TAG_VALUES = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS stage_group_tag_values "
+    "(LIKE group_tag_values INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
 _UPSERT_GROUP_TAG_VALUES = (
-    'INSERT INTO group_tag_values (group_id, project_id, "key", "value", times_seen, first_seen, last_seen) '
-    "VALUES (?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO group_tag_values ({_GROUP_TAG_VALUE_COLUMNS}) {{source}} "
     'ON CONFLICT (group_id, "key", "value") DO UPDATE SET '
     "times_seen = group_tag_values.times_seen + excluded.times_seen, "
     "first_seen = {min}(group_tag_values.first_seen, excluded.first_seen), "
@@ -252,7 +258,9 @@ _UPDATE_GROUPS = (
 _UPDATE_GROUP_HASHES = "UPDATE group_hashes SET times_seen = times_seen + ? WHERE project_id = ? AND hash = ?"
 
 
-def _insert_tags(conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], group_ids: dict[str, int]) -> None:
+def _insert_tags(
+    conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], group_ids: dict[str, int]
+) -> None:
     rows = []
     # Per-issue tag value counts: (group, key, value) -> [project, count, first seen, last seen].
     counts: dict[tuple[int, str, str], list[Any]] = {}
@@ -269,12 +277,32 @@ def _insert_tags(conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], gro
                 entry[1] += 1
                 entry[2] = min(entry[2], e.timestamp)
                 entry[3] = max(entry[3], e.timestamp)
-    _executemany(conn, _INSERT_EVENT_TAGS, rows)
-    _executemany(
-        conn,
-        _UPSERT_GROUP_TAG_VALUES,
-        [(g, p, k, v, n, first, last) for (g, k, v), (p, n, first, last) in sorted(counts.items())],
-    )
+    values = [(g, p, k, v, n, first, last) for (g, k, v), (p, n, first, last) in sorted(counts.items())]
+    if conn.dialect.name == "postgresql":
+        # COPY is ~10x faster than executemany; the upsert goes through a staging table.
+        _copy(conn, f"COPY event_tags ({_EVENT_TAG_COLUMNS}) FROM STDIN", rows)
+        conn.exec_driver_sql(_STAGE_GROUP_TAG_VALUES)
+        _copy(conn, f"COPY stage_group_tag_values ({_GROUP_TAG_VALUE_COLUMNS}) FROM STDIN", values)
+        if values:
+            source = f"SELECT {_GROUP_TAG_VALUE_COLUMNS} FROM stage_group_tag_values"
+            conn.exec_driver_sql(_dialect_sql(conn, _UPSERT_GROUP_TAG_VALUES.replace("{source}", source)))
+            conn.exec_driver_sql("TRUNCATE stage_group_tag_values")
+    else:
+        _executemany(conn, _INSERT_EVENT_TAGS, rows)
+        _executemany(
+            conn, _UPSERT_GROUP_TAG_VALUES.replace("{source}", "VALUES (?, ?, ?, ?, ?, ?, ?)"), values
+        )
+
+
+def _copy(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL COPY FROM STDIN on the transaction's own connection."""
+    if not rows:
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _update_groups(conn: sa.Connection, events: list[PreparedEvent], group_ids: dict[str, int]) -> None:
@@ -293,10 +321,14 @@ def _update_groups(conn: sa.Connection, events: list[PreparedEvent], group_ids: 
             entry[1] = min(entry[1], e.timestamp)
             entry[2] = max(entry[2], e.timestamp)
     _executemany(
-        conn, _UPDATE_GROUPS, [(n, first, last, group_id) for group_id, (n, first, last) in sorted(per_group.items())]
+        conn,
+        _UPDATE_GROUPS,
+        [(n, first, last, group_id) for group_id, (n, first, last) in sorted(per_group.items())],
     )
     _executemany(
-        conn, _UPDATE_GROUP_HASHES, [(n, project_id, hash_) for (project_id, hash_), n in sorted(per_hash.items())]
+        conn,
+        _UPDATE_GROUP_HASHES,
+        [(n, project_id, hash_) for (project_id, hash_), n in sorted(per_hash.items())],
     )
 
 

@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 
 from bughound.config import Settings
 from bughound.storage.db import check_migrated, current_revision, head_revision, pending_migrations
+from bughound.storage.migrations import HEAD
 from bughound.storage.schema import metadata
 from bughound.storage.store import Store
 
@@ -18,6 +19,7 @@ def test_migrated_schema_matches_declared_schema(store: Store) -> None:
 
 
 def test_migrated_database_is_at_head(store: Store, settings: Settings) -> None:
-    assert current_revision(store.engine) == head_revision()
+    assert HEAD == head_revision(), "update bughound.storage.migrations.HEAD with the new revision"
+    assert current_revision(store.engine) == HEAD
     assert not pending_migrations(store.engine)
     check_migrated(store.engine)
