@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from bughound.ingest.envelope import normalize_event_id
 
@@ -458,6 +458,10 @@ def _user(event: dict[str, Any], ctx: Context) -> None:
                 user.pop(key)
             else:
                 user[key] = value
+    if user:
+        ident = user_ident(user)
+        if ident:
+            user["sentry_user"] = ident
     if user == {}:
         event.pop("user", None)
 
@@ -508,9 +512,3 @@ def user_ident(user: Any) -> str | None:
         if value not in (None, ""):
             return f"{prefix}:{value}"[:200]
     return None
-
-
-def url_host(url: Any) -> str | None:
-    if not isinstance(url, str):
-        return None
-    return urlsplit(url).hostname

@@ -356,22 +356,3 @@ class Store:
             return conn.execute(
                 sa.select(t.user_reports).where(c.project_id == project_id, c.event_id == event_id)
             ).first()
-
-    def event_tags(self, event_pk: int) -> list[tuple[str, str]]:
-        c = t.event_tags.c
-        with self.read() as conn:
-            return [
-                (r.key, r.value)
-                for r in conn.execute(sa.select(c.key, c.value).where(c.event_pk == event_pk))
-            ]
-
-    def attachments_for_event(self, project_id: int, event_id: str) -> list[sa.Row[Any]]:
-        c = t.attachments.c
-        with self.read() as conn:
-            return list(
-                conn.execute(
-                    sa.select(c.id, c.name, c.content_type, c.attachment_type, c.size, c.sha1, c.date_added)
-                    .where(c.project_id == project_id, c.event_id == event_id)
-                    .order_by(c.id)
-                )
-            )
