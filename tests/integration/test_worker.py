@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from bughound.config import Settings
+from bughound.digest.pipeline import digest_records
 from bughound.digest.worker import Worker
 from bughound.spool import open_spool
-from bughound.digest.pipeline import digest_records
-from bughound.storage.digestion import write_batch
 from bughound.storage import schema as t
+from bughound.storage.digestion import write_batch
 from bughound.storage.retention import delete_expired
 from bughound.storage.store import Store
 from tests.factories import Harness, Project, envelope, error_event, harness, make_project
