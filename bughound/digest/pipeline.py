@@ -22,7 +22,7 @@ from bughound.digest.tags import derive_tags
 from bughound.grouping import GroupingResult, calculate
 from bughound.grouping.titles import message_of, metadata_for, title_for
 from bughound.ingest import envelope as envelope_format
-from bughound.ingest.categories import ITEM_CATEGORY, Outcome
+from bughound.ingest.categories import ITEM_CATEGORY, Outcome, item_quantities
 from bughound.spool.base import SpoolRecord
 
 OutcomeKey = tuple[int, int, int, int, str, int, str]  # org, project, key, hour, category, outcome, reason
@@ -102,16 +102,24 @@ def json_depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
-def _parse_json(payload: bytes, max_depth: int) -> Any:
-    """The item's JSON, or None if it is malformed or nested deeper than `max_depth`."""
+class InvalidItem(ValueError):
+    """An item payload that cannot be used; `reason` is Relay's discard reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_json(payload: bytes, max_depth: int) -> Any:
+    """The item's JSON; InvalidItem if it is malformed or nested deeper than `max_depth`."""
     try:
         value = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return None
+        raise InvalidItem("invalid_json") from None
     # Fewer opening brackets than the limit cannot nest deeper than it: skip the walk.
-    if payload.count(b"{") + payload.count(b"[") < max_depth:
-        return value
-    return value if json_depth_ok(value, max_depth) else None
+    if payload.count(b"{") + payload.count(b"[") >= max_depth and not json_depth_ok(value, max_depth):
+        raise InvalidItem("nesting_too_deep")
+    return value
 
 
 def compress(data: bytes) -> bytes:
@@ -151,8 +159,11 @@ class _Digester:
             )
             self.batch.outcomes[key] += quantity
 
-    def json_item(self, item: envelope_format.Item) -> Any:
-        return _parse_json(item.payload, self.max_json_depth)
+    def json_object(self, item: envelope_format.Item) -> dict[str, Any]:
+        value = parse_json(item.payload, self.max_json_depth)
+        if not isinstance(value, dict):
+            raise InvalidItem("invalid_json")
+        return value
 
     def run(self) -> None:
         meta = self.record.meta
@@ -166,32 +177,52 @@ class _Digester:
             self.outcome("error", Outcome.INVALID, "invalid_envelope")
             return
         event_id = env.event_id
+        # The envelope's event comes first: its attachments share its fate.
+        event_items = [item for item in env.items if item.type in EVENT_ITEMS]
+        event_failure: str | None = None
+        for i, item in enumerate(event_items):
+            if i:  # one event per envelope, as in Relay
+                self.invalid(item, "duplicate_item")
+                continue
+            try:
+                self.event(item, env, event_id)
+            except InvalidItem as invalid:
+                event_failure = invalid.reason
+                self.invalid(item, invalid.reason)
         for item in env.items:
             kind = item.type
-            if kind in EVENT_ITEMS:
-                self.event(item, env, event_id)
-            elif kind == "attachment":
-                self.attachment(item, event_id)
-            elif kind == "user_report":
-                self.user_report(item)
-            elif kind == "client_report":
-                self.client_report(item)
-            elif kind in ("session", "sessions"):
-                self.sessions(item)
-            elif kind in ("log", "span", "trace_metric", "otel_span"):
-                self.container(item)
-            else:
-                category = ITEM_CATEGORY.get(kind)
-                if category is not None and kind != "replay_recording":
-                    self.outcome(category, Outcome.ACCEPTED)
-                # unknown item types are accepted and ignored
+            try:
+                if kind in EVENT_ITEMS:
+                    continue
+                if kind == "attachment":
+                    if event_failure:
+                        self.invalid(item, event_failure)
+                    else:
+                        self.attachment(item, event_id)
+                elif kind == "user_report":
+                    self.user_report(item)
+                elif kind == "client_report":
+                    self.client_report(item)
+                elif kind in ("session", "sessions"):
+                    self.sessions(item)
+                elif kind in ("log", "span", "trace_metric", "otel_span"):
+                    self.container(item)
+                else:
+                    category = ITEM_CATEGORY.get(kind)
+                    if category is not None and kind != "replay_recording":
+                        self.outcome(category, Outcome.ACCEPTED)
+                    # unknown item types are accepted and ignored
+            except InvalidItem as invalid:
+                # Relay emits no outcomes for broken client reports or user reports.
+                if kind not in ("client_report", "user_report"):
+                    self.invalid(item, invalid.reason)
+
+    def invalid(self, item: envelope_format.Item, reason: str) -> None:
+        for category, quantity in item.quantities():
+            self.outcome(category, Outcome.INVALID, reason, quantity)
 
     def event(self, item: envelope_format.Item, env: envelope_format.Envelope, event_id: str | None) -> None:
-        category = ITEM_CATEGORY.get(item.type, "error")
-        payload = self.json_item(item)
-        if not isinstance(payload, dict):
-            self.outcome(category, Outcome.INVALID, "invalid_json")
-            return
+        payload = self.json_object(item)
         meta = self.record.meta
         ctx = Context(
             received=self.record.received,
@@ -273,13 +304,11 @@ class _Digester:
                 date_added=self.record.received,
             )
         )
-        self.outcome("attachment", Outcome.ACCEPTED, quantity=len(item.payload))
-        self.outcome("attachment_item", Outcome.ACCEPTED)
+        for category, quantity in item.quantities():
+            self.outcome(category, Outcome.ACCEPTED, quantity=quantity)
 
     def user_report(self, item: envelope_format.Item) -> None:
-        payload = self.json_item(item)
-        if not isinstance(payload, dict):
-            return
+        payload = self.json_object(item)
         try:
             event_id = envelope_format.normalize_event_id(payload.get("event_id"))
         except ValueError:
@@ -296,9 +325,7 @@ class _Digester:
         )
 
     def client_report(self, item: envelope_format.Item) -> None:
-        payload = self.json_item(item)
-        if not isinstance(payload, dict):
-            return
+        payload = self.json_object(item)
         ts = parse_timestamp(payload.get("timestamp"))
         hour = hour_of(ts) if ts is not None and abs(ts - self.record.received) < 30 * 86400 else self.hour
         for field, outcome in (
@@ -322,10 +349,7 @@ class _Digester:
                 self.outcome(category[:32], outcome, reason, quantity, hour)
 
     def sessions(self, item: envelope_format.Item) -> None:
-        payload = self.json_item(item)
-        if not isinstance(payload, dict):
-            self.outcome("session", Outcome.INVALID, "invalid_json")
-            return
+        payload = self.json_object(item)
         if item.type == "session":
             self.outcome("session", Outcome.ACCEPTED)
             return
@@ -340,15 +364,12 @@ class _Digester:
         self.outcome("session", Outcome.ACCEPTED, quantity=total)
 
     def container(self, item: envelope_format.Item) -> None:
-        category = ITEM_CATEGORY[item.type]
         count = item.headers.get("item_count")
         if not isinstance(count, int) or count < 0:
-            payload = self.json_item(item)
-            items = payload.get("items") if isinstance(payload, dict) else None
+            items = self.json_object(item).get("items")
             count = len(items) if isinstance(items, list) else 1
-        self.outcome(category, Outcome.ACCEPTED, quantity=count)
-        if item.type == "log":
-            self.outcome("log_byte", Outcome.ACCEPTED, quantity=len(item.payload))
+        for category, quantity in item_quantities(item.type, count, len(item.payload)):
+            self.outcome(category, Outcome.ACCEPTED, quantity=quantity)
 
 
 def digest_records(

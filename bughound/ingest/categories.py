@@ -49,6 +49,30 @@ def item_category(item_type: str) -> str | None:
     return ITEM_CATEGORY.get(item_type)
 
 
+def item_quantities(item_type: str, item_count: object, size: int) -> list[tuple[str, int]]:
+    """What an item counts as in outcomes, before its payload is read (Relay's Item::quantities)."""
+    category = ITEM_CATEGORY.get(item_type)
+    if category is None:
+        return []
+    if item_type == "attachment":
+        return [("attachment", max(1, size)), ("attachment_item", 1)]
+    count = 1
+    if isinstance(item_count, int) and not isinstance(item_count, bool) and item_count > 0:
+        count = item_count
+    if item_type == "log":
+        return [("log_item", count), ("log_byte", max(1, size))]
+    return [(category, count)]
+
+
+def discard_item_type(item_type: str, attachment_type: object = None) -> str:
+    """Relay's DiscardItemType name, as used in `too_large:<type>` reasons."""
+    if item_type == "attachment":
+        kind = str(attachment_type or "event.attachment").removeprefix("event.").removeprefix("unreal.")
+        return f"attachment:{kind}"
+    known = item_type in ITEM_CATEGORY or item_type in ("client_report", "user_report")
+    return item_type if known else "unknown"
+
+
 def rate_limit_categories(item_type: str) -> tuple[str, ...]:
     """The categories that decide whether an item is rate limited."""
     category = ITEM_CATEGORY.get(item_type)

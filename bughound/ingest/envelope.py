@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from bughound.ingest.categories import item_quantities
 from bughound.ingest.errors import bad_request
 
 MAX_ITEMS = 500
@@ -33,6 +34,10 @@ class Item:
     @property
     def type(self) -> str:
         return str(self.headers.get("type", ""))
+
+    def quantities(self) -> list[tuple[str, int]]:
+        """(data category, quantity) pairs this item counts as in outcomes."""
+        return item_quantities(self.type, self.headers.get("item_count"), len(self.payload))
 
 
 @dataclasses.dataclass

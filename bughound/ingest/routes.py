@@ -24,7 +24,12 @@ from bughound import __version__
 from bughound.config import Settings
 from bughound.ingest import envelope as envelope_format
 from bughound.ingest.auth import Auth, auth_from_request, parse_dsn
-from bughound.ingest.categories import KEY_QUOTA_CATEGORIES, Outcome, rate_limit_categories
+from bughound.ingest.categories import (
+    KEY_QUOTA_CATEGORIES,
+    Outcome,
+    discard_item_type,
+    rate_limit_categories,
+)
 from bughound.ingest.decode import decode_body
 from bughound.ingest.errors import IngestError, bad_request, too_large
 from bughound.ingest.ratelimit import KeyRateLimiter, Limited
@@ -202,12 +207,8 @@ class IngestApp:
         except Exception:
             log.exception("project key lookup failed")
             raise IngestError(503, "project configuration is unavailable") from None
-        if key is None or not key.is_active:
+        if key is None or (path_project is not None and int(path_project) != key.project_id):
             raise IngestError(403, "event submission rejected with_reason: ProjectId")
-        if path_project is not None and int(path_project) != key.project_id:
-            raise IngestError(403, "event submission rejected with_reason: ProjectId")
-        self._check_sizes(env)
-        limited, dropped = self._rate_limit(env, key, received)
         meta: dict[str, Any] = {
             "kind": "envelope",
             "org_id": key.organization_id,
@@ -216,14 +217,21 @@ class IngestApp:
             "client_ip": client_ip(headers, scope),
             "client": auth.client or headers.get("user-agent"),
         }
+        if not key.is_active:
+            await self._spool_discarded(received, meta, env, "project_id")
+            raise IngestError(403, "event submission rejected with_reason: ProjectId")
+        oversized = self._size_violation(env)
+        if oversized is not None:
+            await self._spool_discarded(received, meta, env, f"too_large:{oversized}")
+            raise too_large(
+                f"envelope exceeded size limits for type '{oversized.split(':')[0]}' "
+                "(https://develop.sentry.dev/sdk/envelopes/#size-limits)"
+            )
+        limited, dropped = self._rate_limit(env, key, received)
         if dropped:
             meta["outcomes"] = dropped
         if env.items or dropped:
-            try:
-                await self.spool.put(received, meta, env.serialize() if env.items else b"")
-            except Exception:
-                log.exception("spooling failed")
-                raise IngestError(503, "event submission rejected: the spool is unavailable") from None
+            await self._spool(received, meta, env.serialize() if env.items else b"")
         if is_gif:
             return 200, _GIF, []
         if limited is not None:
@@ -254,7 +262,27 @@ class IngestApp:
             raise bad_request("project id header mismatch between envelope and request")
         return auth
 
-    def _check_sizes(self, env: envelope_format.Envelope) -> None:
+    async def _spool(self, received: float, meta: dict[str, Any], body: bytes) -> None:
+        try:
+            await self.spool.put(received, meta, body)
+        except Exception:
+            log.exception("spooling failed")
+            raise IngestError(503, "event submission rejected: the spool is unavailable") from None
+
+    async def _spool_discarded(
+        self, received: float, meta: dict[str, Any], env: envelope_format.Envelope, reason: str
+    ) -> None:
+        """Count every item of a rejected envelope as an `invalid` outcome."""
+        outcomes = [
+            [category, int(Outcome.INVALID), reason, quantity]
+            for item in env.items
+            for category, quantity in item.quantities()
+        ]
+        if outcomes:
+            await self._spool(received, {**meta, "kind": "outcomes", "outcomes": outcomes}, b"")
+
+    def _size_violation(self, env: envelope_format.Envelope) -> str | None:
+        """Relay's DiscardItemType of the first item over its size limit, if any."""
         s = self.settings
         attachments = 0
         for item in env.items:
@@ -267,10 +295,8 @@ class IngestApp:
             else:
                 limit = s.max_item_size
             if size > limit or attachments > s.max_attachments_size:
-                raise too_large(
-                    f"envelope exceeded size limits for type '{item.type}' "
-                    "(https://develop.sentry.dev/sdk/envelopes/#size-limits)"
-                )
+                return discard_item_type(item.type, item.headers.get("attachment_type"))
+        return None
 
     def _rate_limit(
         self, env: envelope_format.Envelope, key: ProjectKey, now: float
@@ -292,10 +318,10 @@ class IngestApp:
                 category = "security" if item.type in ("security", "raw_security") else "error"
                 dropped.append([category, int(Outcome.RATE_LIMITED), limited.reason_code, 1])
             elif item.type == "attachment":  # attachments depend on the event
-                dropped.append(
-                    ["attachment", int(Outcome.RATE_LIMITED), limited.reason_code, max(1, len(item.payload))]
-                )
-                dropped.append(["attachment_item", int(Outcome.RATE_LIMITED), limited.reason_code, 1])
+                dropped += [
+                    [category, int(Outcome.RATE_LIMITED), limited.reason_code, quantity]
+                    for category, quantity in item.quantities()
+                ]
             else:
                 kept.append(item)
         env.items = kept
