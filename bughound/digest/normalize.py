@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
+
 from bughound.ingest.envelope import normalize_event_id
 
 MINIMUM_CLOCK_DRIFT = 55 * 60  # seconds (Relay clock_drift.rs)
@@ -221,26 +223,79 @@ def _level_platform(event: dict[str, Any]) -> None:
     event["platform"] = platform if platform in VALID_PLATFORMS else "other"
 
 
-def format_logentry(message: str, params: Any) -> str:
-    """Fill `%s`/`%(name)s` placeholders, else `{}`/`{0}`/`{name}` ones, as Relay does."""
-    if isinstance(params, dict):
+_PERCENT_SPEC = re.compile(r"%(?:\((\w+)\))?([-+ #0]*)(\d*)(?:\.(\d+))?([sdifrxXoeEgGc%])")
+_CURLY_SPEC = re.compile(r"\{(\d*|[A-Za-z_]\w*)\}")
+MAX_FORMAT_WIDTH = 100  # a bigger width or precision is refused (no 1 GB strings from one event)
+MAX_FORMATTED = 8192 * 4
+
+
+class _FormatError(Exception):
+    pass
+
+
+def _percent(message: str, params: list[Any] | dict[str, Any]) -> str:
+    position = 0
+
+    def one(m: re.Match[str]) -> str:
+        nonlocal position
+        name, flags, width, precision, conversion = m.groups()
+        if conversion == "%":
+            return "%"
+        if (width and int(width) > MAX_FORMAT_WIDTH) or (precision and int(precision) > MAX_FORMAT_WIDTH):
+            raise _FormatError
+        if name is not None:
+            if not isinstance(params, dict) or name not in params:
+                raise _FormatError
+            value = params[name]
+        else:
+            if not isinstance(params, list) or position >= len(params):
+                raise _FormatError
+            value = params[position]
+            position += 1
+        spec = f"%{flags}{width}{'.' + precision if precision else ''}{conversion}"
         try:
-            return message % params if "%" in message else message.format(**params)
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError):
-            return message
-    if not isinstance(params, list) or not params:
-        return message
-    if "%" in message:
+            return spec % (value,)
+        except (TypeError, ValueError, OverflowError):
+            raise _FormatError from None
+
+    return _PERCENT_SPEC.sub(one, message)
+
+
+def _curly(message: str, params: list[Any] | dict[str, Any]) -> str:
+    position = 0
+
+    def one(m: re.Match[str]) -> str:
+        nonlocal position
+        field = m.group(1)
+        if field == "":
+            index: int | str = position
+            position += 1
+        else:
+            index = int(field) if field.isdigit() else field
         try:
-            return message % tuple(params)
-        except (TypeError, ValueError):
-            return message
-    if "{" in message:
-        try:
-            return message.format(*params)
-        except (IndexError, KeyError, ValueError, AttributeError):
-            return message
-    return message
+            value = params[index]  # type: ignore[index]
+        except (IndexError, KeyError, TypeError):
+            raise _FormatError from None
+        return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+    return _CURLY_SPEC.sub(one, message)
+
+
+def format_logentry(message: str, params: Any) -> str | None:
+    """`message` with `%s`/`%(name)s` placeholders filled, else `{}`/`{0}`/`{name}` ones (no format
+    specs), as Relay does; None when the placeholders do not fit the params."""
+    if not isinstance(params, list | dict):
+        return None
+    try:
+        if "%" in message:
+            formatted = _percent(message, params)
+        elif "{" in message:
+            formatted = _curly(message, params)
+        else:
+            return None
+    except _FormatError:
+        return None
+    return formatted if len(formatted) <= MAX_FORMATTED else None
 
 
 def _logentry(event: dict[str, Any]) -> None:
