@@ -45,11 +45,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("@usssn:filter", re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b"), 0),
     ("@creditcard:filter", re.compile(r"\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b"), 0),
 )
-# One search that any string worth a closer look matches (most strings match nothing).
+# One search, on the lowercased string, that any string worth a closer look matches (most
+# strings match nothing). Case-sensitive on lowercase text is twice as fast as IGNORECASE.
 _TRIGGER = re.compile(
     PASSWORD.pattern[4:]  # the password words, without the leading (?i)
-    + r"|-----BEGIN|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}",
-    re.IGNORECASE,
+    + r"|-----begin|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}"
 )
 SENSITIVE_COOKIES = frozenset(
     "sentrysid sudo su session __session sessionid user_session symfony phpsessid fasthttpsessionid "
@@ -95,7 +95,7 @@ def _remark(
 
 
 def _scrub_string(value: str) -> tuple[str, str | None]:
-    if value in _NEVER_SCRUBBED or _TRIGGER.search(value) is None:
+    if value in _NEVER_SCRUBBED or _TRIGGER.search(value.lower()) is None:
         return value, None
     if PASSWORD.search(value):
         return FILTERED, "@password:filter"
