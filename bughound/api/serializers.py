@@ -53,6 +53,10 @@ def _prune(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def _context_lines(frame: dict[str, Any]) -> list[list[Any]]:
     lineno = frame.get("lineno")
     pre, line, post = (
@@ -98,7 +102,7 @@ def _frame(frame: dict[str, Any]) -> dict[str, Any]:
 def stacktrace(st: Any) -> dict[str, Any] | None:
     if not isinstance(st, dict):
         return None
-    frames = [f for f in st.get("frames") or [] if isinstance(f, dict)]
+    frames = _dicts(st.get("frames"))
     return {
         "frames": [_frame(f) for f in frames],
         "framesOmitted": st.get("frames_omitted"),
@@ -108,7 +112,7 @@ def stacktrace(st: Any) -> dict[str, Any] | None:
 
 
 def _exception(data: dict[str, Any]) -> dict[str, Any] | None:
-    values = [v for v in data.get("values") or [] if isinstance(v, dict)]
+    values = _dicts(data.get("values"))
     if not values:
         return None
     out: list[dict[str, Any]] = []
@@ -144,7 +148,7 @@ def _message(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _breadcrumbs(data: dict[str, Any]) -> dict[str, Any] | None:
-    values = [c for c in data.get("values") or [] if isinstance(c, dict)]
+    values = _dicts(data.get("values"))
     if not values:
         return None
     return {
@@ -184,7 +188,7 @@ def _request(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _threads(data: dict[str, Any]) -> dict[str, Any] | None:
-    values = [t for t in data.get("values") or [] if isinstance(t, dict)]
+    values = _dicts(data.get("values"))
     if not values:
         return None
     return {
@@ -194,14 +198,16 @@ def _threads(data: dict[str, Any]) -> dict[str, Any] | None:
                 "current": bool(t.get("current")),
                 "crashed": bool(t.get("crashed")),
                 "name": t.get("name"),
-                "stacktrace": stacktrace(t.get("stacktrace"))
-                if (t.get("stacktrace") or {}).get("frames")
-                else None,
+                "stacktrace": stacktrace(t["stacktrace"]) if _frames_of(t.get("stacktrace")) else None,
                 "rawStacktrace": stacktrace(t.get("raw_stacktrace")),
             }
             for t in values
         ]
     }
+
+
+def _frames_of(stacktrace: Any) -> list[dict[str, Any]]:
+    return _dicts(stacktrace.get("frames")) if isinstance(stacktrace, dict) else []
 
 
 def _debug_meta(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -272,7 +278,7 @@ def contexts(data: Any) -> dict[str, Any]:
             continue
         kind = ctx.get("type", alias)
         rendered = {k: v for k, v in ctx.items() if v is not None and v != "" and k != "type"}
-        rendered["type"] = kind if kind in KNOWN_CONTEXT_TYPES else "default"
+        rendered["type"] = kind if isinstance(kind, str) and kind in KNOWN_CONTEXT_TYPES else "default"
         out[alias] = rendered
     return out
 

@@ -35,7 +35,7 @@ LEVELS = {
     "critical": "fatal",
 }
 _TAG_KEY = re.compile(r"^[a-zA-Z0-9_.:-]{1,200}$")
-_EXCEPTION_TYPE_VALUE = re.compile(r"^(\w+):(.*)$", re.DOTALL)
+_EXCEPTION_TYPE_VALUE = re.compile(r"(\w+):(.*)")  # fullmatch: a multi-line value is not split
 _DROPPED_TAGS = frozenset({"release", "dist", "user", "filename", "function"})
 _INVALID_RELEASES = frozenset({"", ".", "..", "latest"})
 # Platforms whose events get the client's IP even without `{{auto}}` (Relay's legacy rule).
@@ -105,15 +105,17 @@ def normalize_event(event: dict[str, Any], ctx: Context, item_type: str = "event
     _timestamps(event, ctx)
     _level_platform(event)
     _logentry(event)
+    _stacktraces(event)
     _exceptions(event)
+    _contexts(event)
     _breadcrumbs(event)
     _tags(event)
     _request(event)
     _user(event, ctx)
     _sdk(event, ctx)
     _release_environment(event)
-    for key in ("logger", "culprit", "transaction", "server_name", "dist"):
-        limit = {"logger": 64, "dist": 64, "server_name": 256}.get(key, 200)
+    for key in ("logger", "culprit", "transaction", "dist"):
+        limit = {"logger": 64, "dist": 64}.get(key, 200)
         if key in event:
             value = _str_or_none(event[key], limit)
             if value is None:
@@ -123,8 +125,6 @@ def normalize_event(event: dict[str, Any], ctx: Context, item_type: str = "event
     event.setdefault("logger", "")
     if not isinstance(event.get("extra"), dict):
         event["extra"] = {}
-    if not isinstance(event.get("contexts"), dict):
-        event.pop("contexts", None)
     event["project"] = ctx.project_id
     event["key_id"] = str(ctx.key_id)
     event["version"] = "7"
@@ -200,7 +200,8 @@ def _shift_timestamps(event: dict[str, Any], shift: float) -> None:
         ts = parse_timestamp(crumb.get("timestamp"))
         if ts is not None:
             crumb["timestamp"] = ts + shift
-    for span in event.get("spans") or []:
+    spans = event.get("spans")
+    for span in spans if isinstance(spans, list) else []:
         if isinstance(span, dict):
             for key in ("timestamp", "start_timestamp"):
                 ts = parse_timestamp(span.get(key))
@@ -220,7 +221,7 @@ def _level_platform(event: dict[str, Any]) -> None:
     level = LEVELS.get(level.strip().lower()) if isinstance(level, str) else None
     event["level"] = level or default
     platform = event.get("platform")
-    event["platform"] = platform if platform in VALID_PLATFORMS else "other"
+    event["platform"] = platform if isinstance(platform, str) and platform in VALID_PLATFORMS else "other"
 
 
 _PERCENT_SPEC = re.compile(r"%(?:\((\w+)\))?([-+ #0]*)(\d*)(?:\.(\d+))?([sdifrxXoeEgGc%])")
@@ -321,7 +322,7 @@ def _logentry(event: dict[str, Any]) -> None:
         return
     params = logentry.get("params")
     if formatted is None and msg is not None and params is not None:
-        formatted = format_logentry(msg, params)
+        formatted = _str_or_none(format_logentry(msg, params), 8192)
     out: dict[str, Any] = {}
     if formatted is None or msg == formatted:
         out["formatted"] = msg if formatted is None else formatted
@@ -337,8 +338,7 @@ def _logentry(event: dict[str, Any]) -> None:
 def _exceptions(event: dict[str, Any]) -> None:
     values = _exception_values(event)
     if not values:
-        if "exception" in event and not isinstance(event["exception"], dict):
-            event.pop("exception")
+        event.pop("exception", None)
         return
     kept = []
     for value in values:
@@ -346,7 +346,7 @@ def _exceptions(event: dict[str, Any]) -> None:
             continue
         ty, val = value.get("type"), value.get("value")
         if not ty and isinstance(val, str):
-            match = _EXCEPTION_TYPE_VALUE.match(val)
+            match = _EXCEPTION_TYPE_VALUE.fullmatch(val)
             if match:
                 value["type"], value["value"] = match.group(1), match.group(2).strip()
                 ty, val = value["type"], value["value"]
@@ -355,9 +355,10 @@ def _exceptions(event: dict[str, Any]) -> None:
             continue
         if val is not None and not isinstance(val, str):
             value["value"] = _str_or_none(val, 8192) if not isinstance(val, dict | list) else str(val)
-        _stacktrace(value.get("stacktrace"))
+        for key in ("stacktrace", "raw_stacktrace"):
+            _stacktrace(value, key)
         kept.append(value)
-    # A lone top-level stacktrace belongs to the only exception.
+    # A lone top-level stacktrace belongs to the only exception (it was normalized already).
     if len(kept) == 1 and isinstance(event.get("stacktrace"), dict) and not kept[0].get("stacktrace"):
         kept[0]["stacktrace"] = event.pop("stacktrace")
     event["exception"]["values"] = kept
@@ -365,14 +366,44 @@ def _exceptions(event: dict[str, Any]) -> None:
         event.pop("exception")
 
 
-def _stacktrace(stacktrace: Any) -> None:
+def _stacktrace(holder: dict[str, Any], key: str) -> None:
+    """`holder[key]` becomes a stacktrace object whose frames are objects, or goes."""
+    stacktrace = holder.get(key)
+    if stacktrace is None:
+        return
     if not isinstance(stacktrace, dict):
+        holder.pop(key)
         return
     frames = stacktrace.get("frames")
-    if not isinstance(frames, list):
-        stacktrace["frames"] = []
+    stacktrace["frames"] = [f for f in frames if isinstance(f, dict)] if isinstance(frames, list) else []
+
+
+def _stacktraces(event: dict[str, Any]) -> None:
+    """The top-level stacktrace and the threads' stacktraces, shaped as the exceptions' are."""
+    _stacktrace(event, "stacktrace")
+    threads = event.get("threads")
+    if isinstance(threads, list):  # legacy: a bare list of threads
+        threads = event["threads"] = {"values": threads}
+    if not isinstance(threads, dict) or not isinstance(threads.get("values"), list):
+        event.pop("threads", None)
         return
-    stacktrace["frames"] = [f for f in frames if isinstance(f, dict)]
+    threads["values"] = [t for t in threads["values"] if isinstance(t, dict)]
+    for thread in threads["values"]:
+        for key in ("stacktrace", "raw_stacktrace"):
+            _stacktrace(thread, key)
+
+
+def _contexts(event: dict[str, Any]) -> None:
+    contexts = event.get("contexts")
+    if not isinstance(contexts, dict):
+        event.pop("contexts", None)
+        return
+    for name in list(contexts):
+        context = contexts[name]
+        if not isinstance(context, dict):
+            del contexts[name]
+        elif "type" in context and not isinstance(context["type"], str):
+            del context["type"]
 
 
 def _breadcrumb_values(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -408,8 +439,9 @@ def _tags(event: dict[str, Any]) -> None:
         pairs = sorted(raw.items(), key=lambda kv: str(kv[0]))
     elif isinstance(raw, list):
         pairs = [tuple(p) for p in raw if isinstance(p, list | tuple) and len(p) == 2]
-    moved = {key: event[key] for key in ("server_name", "site") if event.get(key) is not None}
+    moved = {key: event.pop(key) for key in ("server_name", "site") if event.get(key) is not None}
     event.pop("site", None)
+    event.pop("server_name", None)
     seen: set[str] = set()
     tags: list[list[str]] = []
     for key, value in pairs:
@@ -485,40 +517,52 @@ def _request(event: dict[str, Any]) -> None:
 
 
 def _user(event: dict[str, Any], ctx: Context) -> None:
+    if not isinstance(event.get("user"), dict):
+        event.pop("user", None)
+    _infer_ip(event, ctx)
     user = event.get("user")
-    if user is not None and not isinstance(user, dict):
-        event.pop("user")
-        user = None
-    sdk: dict[str, Any] = event["sdk"] if isinstance(event.get("sdk"), dict) else {}
-    infer = (sdk.get("settings") or {}).get("infer_ip") if isinstance(sdk.get("settings"), dict) else None
-    ip = user.get("ip_address") if user else None
-    if infer == "never":
-        if user and ip == "{{auto}}":
-            user.pop("ip_address")
+    if user is None:
         return
-    wants_auto = ip == "{{auto}}" or (
-        ip is None and (infer == "auto" or (infer is None and event.get("platform") in _INFER_IP_PLATFORMS))
-    )
-    if wants_auto:
-        client_ip = ctx.client_ip or _remote_addr(event)
-        if client_ip:
-            user = event.setdefault("user", {}) if user is None else user
-            user["ip_address"] = client_ip
-        elif user is not None:
-            user.pop("ip_address", None)
     for key, limit in (("id", 128), ("username", 128), ("email", 75), ("name", 128)):
-        if user and key in user:
+        if key in user:
             value = _str_or_none(user[key], limit)
             if value is None:
                 user.pop(key)
             else:
                 user[key] = value
-    if user:
-        ident = user_ident(user)
-        if ident:
-            user["sentry_user"] = ident
-    if user == {}:
-        event.pop("user", None)
+    ident = user_ident(user)
+    if ident:
+        user["sentry_user"] = ident
+    if not user:
+        event.pop("user")
+
+
+def _infer_ip(event: dict[str, Any], ctx: Context) -> None:
+    """Relay's normalize_ip_addresses: `{{auto}}`, `sdk.settings.infer_ip` and the legacy rules."""
+    user: dict[str, Any] | None = event.get("user")
+    sdk = event.get("sdk")
+    settings = sdk.get("settings") if isinstance(sdk, dict) else None
+    infer = settings.get("infer_ip") if isinstance(settings, dict) else None
+    ip = user.get("ip_address") if user is not None else None
+    if infer == "never":
+        if user is not None and ip == "{{auto}}":
+            user.pop("ip_address")
+        return
+    # REMOTE_ADDR, explicitly sent, wins over the address the request came from.
+    remote_addr = _remote_addr(event)
+    inferred = remote_addr or ctx.client_ip
+    if (ip == "{{auto}}" or (ip is None and infer == "auto")) and inferred:
+        user = event.setdefault("user", {})
+        user["ip_address"] = inferred
+    elif ip == "{{auto}}" and user is not None:
+        user.pop("ip_address")  # nothing to infer it from
+    if infer not in ("auto", "never"):  # legacy SDKs: backfill
+        if remote_addr:
+            event.setdefault("user", {}).setdefault("ip_address", remote_addr)
+        elif inferred and event.get("platform") in _INFER_IP_PLATFORMS:
+            user = event.setdefault("user", {})
+            if user.get("ip_address") is None:
+                user["ip_address"] = inferred
 
 
 def _remote_addr(event: dict[str, Any]) -> str | None:
@@ -549,6 +593,9 @@ def _release_environment(event: dict[str, Any]) -> None:
         if key not in event:
             continue
         value = event[key]
+        if value is None:  # null is absent, not invalid
+            event.pop(key)
+            continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str) or not value.strip() or not valid_release(value) or len(value) > limit:

@@ -33,17 +33,19 @@ _SENSITIVE_KEY = re.compile(
     r"|token|^otp$|^two[-_]factor$)"
 )
 _NEVER_SCRUBBED = frozenset({"", "true", "false", "null", "undefined"})
+# @common:filter, in the order relay-pii applies its rules (by id), one after the other:
+# (rule, pattern, group to replace: 0 = the whole match, -1 = the whole value).
 _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    # (rule, pattern, group to replace: 0 = the whole match)
+    ("@bearer:filter", re.compile(r"(?i)\b(Bearer\s+)([^\s]+)"), 0),
+    ("@creditcard:filter", re.compile(r"\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b"), 0),
+    ("@password:filter", PASSWORD, -1),
     (
         "@pemkey:filter",
         re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----\s*([\s\S]+?)\s*-----END[A-Z ]*PRIVATE KEY-----"),
         1,
     ),
     ("@urlauth:legacy", re.compile(r"\b((?:[a-z0-9]+:)?//[a-zA-Z0-9%_.-]+:)([a-zA-Z0-9%_.-]+)@"), 2),
-    ("@bearer:filter", re.compile(r"(?i)\b(Bearer\s+)([^\s]+)"), 0),
     ("@usssn:filter", re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b"), 0),
-    ("@creditcard:filter", re.compile(r"\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b"), 0),
 )
 # One search, on the lowercased string, that any string worth a closer look matches (most
 # strings match nothing). Case-sensitive on lowercase text is twice as fast as IGNORECASE.
@@ -97,10 +99,12 @@ def _remark(
 def _scrub_string(value: str) -> tuple[str, str | None]:
     if value in _NEVER_SCRUBBED or _TRIGGER.search(value.lower()) is None:
         return value, None
-    if PASSWORD.search(value):
-        return FILTERED, "@password:filter"
     rule_hit: str | None = None
     for rule, pattern, group in _PATTERNS:
+        if group == -1:
+            if value != FILTERED and pattern.search(value):
+                value, rule_hit = FILTERED, rule
+            continue
 
         def repl(m: re.Match[str], group: int = group, rule: str = rule) -> str:
             if rule == "@creditcard:filter" and not _luhn(re.sub(r"[-\s]", "", m.group(0))):

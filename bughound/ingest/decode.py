@@ -21,16 +21,24 @@ def _bad_compression() -> Exception:
 
 
 def _zlib(data: bytes, limit: int, wbits: int) -> bytes:
-    d = zlib.decompressobj(wbits)
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error:
-        raise _bad_compression() from None
-    if len(out) > limit:
-        raise too_large()
-    if not d.eof:
-        raise _bad_compression()  # truncated stream
-    return out
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        d = zlib.decompressobj(wbits)
+        try:
+            out = d.decompress(data, limit + 1 - total)
+        except zlib.error:
+            raise _bad_compression() from None
+        total += len(out)
+        if total > limit:
+            raise too_large()
+        if not d.eof:
+            raise _bad_compression()  # truncated stream
+        chunks.append(out)
+        data = d.unused_data
+        # gzip bodies may hold several members (RFC 1952), all decoded, as Relay does.
+        if not data or wbits <= zlib.MAX_WBITS:
+            return b"".join(chunks)
 
 
 def _brotli(data: bytes, limit: int) -> bytes:

@@ -56,11 +56,17 @@ def test_key_flags_after_a_dot_are_stripped() -> None:
     assert auth_from_request({"x-sentry-auth": f"Sentry sentry_key={KEY}.no-cache"}, "") == Auth(KEY)
 
 
+def _header_auth(header: str) -> Auth:
+    auth = auth_from_request({"x-sentry-auth": header}, "")
+    assert auth is not None
+    return auth
+
+
 def test_version_defaults_to_7_and_takes_the_integer_part() -> None:
-    assert auth_from_request({"x-sentry-auth": f"Sentry sentry_key={KEY}"}, "").version == 7
-    assert auth_from_request({"x-sentry-auth": f"Sentry sentry_key={KEY}, sentry_version="}, "").version == 7
-    assert auth_from_request({"x-sentry-auth": f"Sentry sentry_key={KEY}, sentry_version=5"}, "").version == 5
-    assert auth_from_request({"x-sentry-auth": f"Sentry sentry_key={KEY}, sentry_version=7.1"}, "").version == 7
+    assert _header_auth(f"Sentry sentry_key={KEY}").version == 7
+    assert _header_auth(f"Sentry sentry_key={KEY}, sentry_version=").version == 7
+    assert _header_auth(f"Sentry sentry_key={KEY}, sentry_version=5").version == 5
+    assert _header_auth(f"Sentry sentry_key={KEY}, sentry_version=7.1").version == 7
 
 
 @pytest.mark.parametrize("version", ["8", "99", "8.0"])
@@ -74,7 +80,8 @@ def test_unparseable_version_is_unauthorized() -> None:
 
 
 @pytest.mark.parametrize(
-    "header", ["Sentry", "Sentry sentry_version=7", "Sentry sentry_key=, sentry_version=7", "Sentry sentry_key"]
+    "header",
+    ["Sentry", "Sentry sentry_version=7", "Sentry sentry_key=, sentry_version=7", "Sentry sentry_key"],
 )
 def test_missing_key_is_unauthorized(header: str) -> None:
     error = _error({"x-sentry-auth": header})
@@ -83,7 +90,7 @@ def test_missing_key_is_unauthorized(header: str) -> None:
 
 
 def test_empty_client_is_none() -> None:
-    assert auth_from_request({"x-sentry-auth": f"Sentry sentry_key={KEY}, sentry_client="}, "").client is None
+    assert _header_auth(f"Sentry sentry_key={KEY}, sentry_client=").client is None
 
 
 def test_authorization_sentry_header() -> None:
@@ -100,7 +107,9 @@ def test_basic_auth() -> None:
     assert auth_from_request({"authorization": f"basic {token}"}, "") == Auth(KEY)
 
 
-@pytest.mark.parametrize("value", ["Basic !!!notbase64", "Basic " + base64.b64encode(b"\xff\xfe").decode(), "Basic "])
+@pytest.mark.parametrize(
+    "value", ["Basic !!!notbase64", "Basic " + base64.b64encode(b"\xff\xfe").decode(), "Basic "]
+)
 def test_bad_basic_auth_is_unauthorized(value: str) -> None:
     assert _error({"authorization": value}).status == 401
 
@@ -144,7 +153,13 @@ def test_no_auth_at_all_is_none() -> None:
         ({"x-sentry-auth": f"Sentry sentry_key={KEY}"}, f"sentry_key={KEY}"),
         ({"authorization": f"Sentry sentry_key={KEY}"}, f"sentry_key={KEY}"),
         ({"authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()}, f"sentry_key={KEY}"),
-        ({"x-sentry-auth": f"Sentry sentry_key={KEY}", "authorization": "Basic " + base64.b64encode(b"k:").decode()}, ""),
+        (
+            {
+                "x-sentry-auth": f"Sentry sentry_key={KEY}",
+                "authorization": "Basic " + base64.b64encode(b"k:").decode(),
+            },
+            "",
+        ),
     ],
 )
 def test_multiple_sources_are_unauthorized(headers: dict[str, str], query: str) -> None:

@@ -114,7 +114,9 @@ def _bomb(encoding: str) -> bytes:
     chunk = bytes(1024 * 1024)
     chunks = BOMB_SIZE // len(chunk)
     if encoding in ("gzip", "deflate"):
-        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+        compressor = zlib.compressobj(
+            9, zlib.DEFLATED, 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+        )
         return b"".join(compressor.compress(chunk) for _ in range(chunks)) + compressor.flush()
     if encoding == "br":
         br = brotli.Compressor(quality=4)

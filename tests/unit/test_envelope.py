@@ -203,7 +203,13 @@ def test_uuid_with_dashes_is_normalized() -> None:
 
 @pytest.mark.parametrize(
     "event_id",
-    ['"xyz"', '"9ec79c33ec9942ab8353589fcb2e04d"', '"9ec79c33ec9942ab8353589fcb2e04dcc"', "42", '"9ec79c33ec9942ab8353589fcb2e04dg"'],
+    [
+        '"xyz"',
+        '"9ec79c33ec9942ab8353589fcb2e04d"',
+        '"9ec79c33ec9942ab8353589fcb2e04dcc"',
+        "42",
+        '"9ec79c33ec9942ab8353589fcb2e04dg"',
+    ],
 )
 def test_invalid_event_id_is_rejected(event_id: str) -> None:
     error = _parse_error(b'{"event_id":' + event_id.encode() + b'}\n{"type":"event"}\n{}\n')
@@ -214,7 +220,14 @@ def test_invalid_event_id_is_rejected(event_id: str) -> None:
 def test_normalize_event_id() -> None:
     assert normalize_event_id("9EC79C33EC9942AB8353589FCB2E04DC") == EVENT_ID
     assert normalize_event_id("9ec79c33-ec99-42ab-8353-589fcb2e04dc") == EVENT_ID
-    for bad in ["", "9ec79c33-ec99-42ab-8353-589fcb2e04d", None, 5, "-" * 36, "9ec79c33ec99-42ab8353589fcb2e04dc"]:
+    for bad in [
+        "",
+        "9ec79c33-ec99-42ab-8353-589fcb2e04d",
+        None,
+        5,
+        "-" * 36,
+        "9ec79c33ec99-42ab8353589fcb2e04dc",
+    ]:
         with pytest.raises(ValueError):
             normalize_event_id(bad)
 

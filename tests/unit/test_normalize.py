@@ -112,8 +112,9 @@ def test_parse_timestamp() -> None:
     assert parse_timestamp(1.5) == 1.5
     assert parse_timestamp("1.5") == 1.5
     assert parse_timestamp("1970-01-01T00:00:01Z") == 1.0
-    for bad in [None, True, False, "", "x", [], {}, float("nan"), 1e12, "2023-13-01T00:00:00Z"]:
-        assert parse_timestamp(bad) is None
+    invalid: list[Any] = [None, True, False, "", "x", [], {}, float("nan"), 1e12, "2023-13-01T00:00:00Z"]
+    for value in invalid:
+        assert parse_timestamp(value) is None
 
 
 def test_clock_drift_shifts_every_timestamp() -> None:
@@ -349,14 +350,19 @@ def test_logentry_messages_are_trimmed() -> None:
 
 def test_format_logentry() -> None:
     assert format_logentry("%s-%d", ["a", 1]) == "a-1"
-    assert format_logentry("{}-{}", ["a", 1]) == "a-1"
+    assert format_logentry("100%% %s", ["sure"]) == "100% sure"
+    assert format_logentry("%(a)s/%(b)s", {"a": 1, "b": "x"}) == "1/x"
+    assert format_logentry("{}-{}", ["a", "b"]) == "a-b"
     assert format_logentry("{1}{0}", ["a", "b"]) == "ba"
-    assert format_logentry("plain", ["a"]) == "plain"
-    assert format_logentry("%s", []) == "%s"
-    assert format_logentry("%s", None) == "%s"
-    assert format_logentry("{missing}", {"x": 1}) == "{missing}"
-    assert format_logentry("%(missing)s", {"x": 1}) == "%(missing)s"
-    assert format_logentry("{", ["a"]) == "{"
+    assert format_logentry("{name}!", {"name": "x"}) == "x!"
+    # None: nothing to format, or the placeholders do not fit the params.
+    assert format_logentry("plain", ["a"]) is None
+    assert format_logentry("%s", None) is None
+    assert format_logentry("%s", []) is None
+    assert format_logentry("%s %s", ["a"]) is None
+    assert format_logentry("{missing}", {"x": 1}) is None
+    assert format_logentry("%(missing)s", {"x": 1}) is None
+    assert format_logentry("{}", {"x": 1}) is None
 
 
 # Bugs: Python's `%`/`str.format` are not Relay's dynfmt (logentry.rs `format_message`).
@@ -436,6 +442,17 @@ def test_lone_stacktrace_moves_into_the_only_exception() -> None:
     event = norm({"exception": {"values": [{"type": "E"}]}, "stacktrace": st_})
     assert event["exception"]["values"] == [{"type": "E", "stacktrace": st_}]
     assert "stacktrace" not in event
+
+
+def test_lone_stacktrace_is_normalized_like_the_exception_stacktraces() -> None:
+    # Bug: _exceptions moves the top-level stacktrace into the exception after the exception
+    # stacktraces were cleaned, so the moved one keeps junk frames (or lacks `frames`) until the
+    # event is normalized a second time.
+    event = norm(
+        {"exception": {"values": [{"type": "E"}]}, "stacktrace": {"frames": [{"function": "f"}, "junk"]}}
+    )
+    assert event["exception"]["values"] == [{"type": "E", "stacktrace": {"frames": [{"function": "f"}]}}]
+    assert norm(event) == event
 
 
 def test_non_string_exception_values_are_stringified() -> None:
@@ -542,7 +559,10 @@ def test_request_url_query_is_split_into_pairs() -> None:
 
 
 def test_request_query_string_forms() -> None:
-    assert norm({"request": {"query_string": "?x=1&y=%20"}})["request"]["query_string"] == [["x", "1"], ["y", " "]]
+    assert norm({"request": {"query_string": "?x=1&y=%20"}})["request"]["query_string"] == [
+        ["x", "1"],
+        ["y", " "],
+    ]
     assert norm({"request": {"query_string": {"x": "1"}}})["request"]["query_string"] == [["x", "1"]]
     pairs = [["x", "1"]]
     assert norm({"request": {"query_string": pairs}})["request"]["query_string"] == pairs
@@ -579,17 +599,17 @@ def _ctx(**kwargs: Any) -> Context:
 
 def test_auto_ip_is_replaced_by_the_client_ip() -> None:
     event = norm({"user": {"id": "1", "ip_address": "{{auto}}"}}, _ctx(client_ip="203.0.113.9"))
-    assert event["user"] == {"id": "1", "ip_address": "203.0.113.9"}
+    assert event["user"] == {"id": "1", "ip_address": "203.0.113.9", "sentry_user": "id:1"}
 
 
 def test_auto_ip_without_a_client_ip_is_removed() -> None:
-    assert norm({"user": {"id": "1", "ip_address": "{{auto}}"}})["user"] == {"id": "1"}
+    assert norm({"user": {"id": "1", "ip_address": "{{auto}}"}})["user"] == {"id": "1", "sentry_user": "id:1"}
     assert "user" not in norm({"user": {"ip_address": "{{auto}}"}})
 
 
 def test_auto_ip_from_remote_addr() -> None:
     event = norm({"user": {"ip_address": "{{auto}}"}, "request": {"env": {"REMOTE_ADDR": "10.0.0.1"}}})
-    assert event["user"] == {"ip_address": "10.0.0.1"}
+    assert event["user"] == {"ip_address": "10.0.0.1", "sentry_user": "ip:10.0.0.1"}
 
 
 def test_remote_addr_wins_over_the_client_ip() -> None:
@@ -599,24 +619,38 @@ def test_remote_addr_wins_over_the_client_ip() -> None:
         {"user": {"ip_address": "{{auto}}"}, "request": {"env": {"REMOTE_ADDR": "10.0.0.1"}}},
         _ctx(client_ip="203.0.113.9"),
     )
-    assert event["user"] == {"ip_address": "10.0.0.1"}
+    assert event["user"] == {"ip_address": "10.0.0.1", "sentry_user": "ip:10.0.0.1"}
 
 
 def test_legacy_remote_addr_backfills_the_user_ip() -> None:
     # Relay (legacy infer_ip): a REMOTE_ADDR fills a missing user.ip_address on any platform.
     event = norm({"platform": "python", "request": {"env": {"REMOTE_ADDR": "10.0.0.1"}}})
-    assert event["user"] == {"ip_address": "10.0.0.1"}
+    assert event["user"] == {"ip_address": "10.0.0.1", "sentry_user": "ip:10.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"user": None, "platform": "javascript"},
+        {"user": None, "sdk": {"name": "s", "settings": {"infer_ip": "auto"}}},
+    ],
+)
+def test_null_user_with_ip_inference(payload: dict[str, Any]) -> None:
+    # Bug: `event.setdefault("user", {})` returns the existing None, then `user["ip_address"] = ...`
+    # raises TypeError. A JSON null is an absent user in Relay, which then creates one.
+    event = norm(payload, _ctx(client_ip="203.0.113.9"))
+    assert event["user"]["ip_address"] == "203.0.113.9"
 
 
 def test_explicit_ip_is_kept() -> None:
     event = norm({"user": {"ip_address": "1.1.1.1"}}, _ctx(client_ip="203.0.113.9"))
-    assert event["user"] == {"ip_address": "1.1.1.1"}
+    assert event["user"] == {"ip_address": "1.1.1.1", "sentry_user": "ip:1.1.1.1"}
 
 
 @pytest.mark.parametrize("platform", ["javascript", "cocoa", "objc"])
 def test_legacy_platforms_get_the_client_ip(platform: str) -> None:
     event = norm({"platform": platform}, _ctx(client_ip="203.0.113.9"))
-    assert event["user"] == {"ip_address": "203.0.113.9"}
+    assert event["user"] == {"ip_address": "203.0.113.9", "sentry_user": "ip:203.0.113.9"}
 
 
 def test_other_platforms_do_not_get_the_client_ip() -> None:
@@ -624,26 +658,47 @@ def test_other_platforms_do_not_get_the_client_ip() -> None:
 
 
 def test_infer_ip_auto() -> None:
-    event = norm({"platform": "python", "sdk": {"name": "s", "settings": {"infer_ip": "auto"}}}, _ctx(client_ip="203.0.113.9"))
-    assert event["user"] == {"ip_address": "203.0.113.9"}
+    event = norm(
+        {"platform": "python", "sdk": {"name": "s", "settings": {"infer_ip": "auto"}}},
+        _ctx(client_ip="203.0.113.9"),
+    )
+    assert event["user"] == {"ip_address": "203.0.113.9", "sentry_user": "ip:203.0.113.9"}
 
 
 def test_infer_ip_never() -> None:
     sdk = {"name": "sentry.javascript.browser", "settings": {"infer_ip": "never"}}
     ctx = _ctx(client_ip="203.0.113.9")
     event = norm({"platform": "javascript", "sdk": sdk, "user": {"id": "1", "ip_address": "{{auto}}"}}, ctx)
-    assert event["user"] == {"id": "1"}
+    assert "ip_address" not in event["user"]
     assert "user" not in norm({"platform": "javascript", "sdk": sdk}, ctx)
-    assert norm({"sdk": sdk, "user": {"ip_address": "1.1.1.1"}}, ctx)["user"] == {"ip_address": "1.1.1.1"}
+    assert norm({"sdk": sdk, "user": {"ip_address": "1.1.1.1"}}, ctx)["user"]["ip_address"] == "1.1.1.1"
+
+
+def test_infer_ip_never_still_normalizes_the_user() -> None:
+    # Bug: the `infer_ip == "never"` branch of `_user` returns early, so the user's fields are not
+    # stringified/trimmed, `user.sentry_user` is not set and an emptied user is kept as {}. The
+    # browser SDK sends `infer_ip: "never"` whenever sendDefaultPii is off. Relay's
+    # normalize_ip_addresses only skips the IP inference; normalize_user runs regardless.
+    sdk = {"name": "sentry.javascript.browser", "settings": {"infer_ip": "never"}}
+    event = norm({"platform": "javascript", "sdk": sdk, "user": {"id": 5, "ip_address": "{{auto}}"}})
+    assert event["user"] == {"id": "5", "sentry_user": "id:5"}
+    assert "user" not in norm({"sdk": sdk, "user": {"ip_address": "{{auto}}"}})
 
 
 def test_user_fields_are_stringified_and_trimmed() -> None:
     event = norm({"user": {"id": 5, "username": "u" * 200, "email": {"x": 1}, "other": [1]}})
-    assert event["user"] == {"id": "5", "username": "u" * 125 + "...", "other": [1]}
+    assert event["user"] == {"id": "5", "username": "u" * 125 + "...", "other": [1], "sentry_user": "id:5"}
 
 
 def test_non_dict_user_is_removed() -> None:
     assert "user" not in norm({"user": "bob"})
+
+
+def test_sentry_user_follows_the_first_identifier() -> None:
+    # Relay normalize_user: sentry_user = id, else username, else email, else ip (after inference).
+    assert norm({"user": {"email": "a@b.c", "username": "bob"}})["user"]["sentry_user"] == "username:bob"
+    assert norm({"user": {"email": "a@b.c"}})["user"]["sentry_user"] == "email:a@b.c"
+    assert "sentry_user" not in norm({"user": {"name": "Bob"}})["user"]
 
 
 def test_user_ident() -> None:
@@ -659,7 +714,10 @@ def test_user_ident() -> None:
 
 
 def test_sdk_from_sentry_client() -> None:
-    assert norm({}, _ctx(sentry_client="sentry.python/2.75.0"))["sdk"] == {"name": "sentry.python", "version": "2.75.0"}
+    assert norm({}, _ctx(sentry_client="sentry.python/2.75.0"))["sdk"] == {
+        "name": "sentry.python",
+        "version": "2.75.0",
+    }
     assert norm({}, _ctx(sentry_client="raven-js 3.27.0"))["sdk"] == {"name": "raven-js", "version": "3.27.0"}
 
 
@@ -679,7 +737,9 @@ def test_valid_releases_are_kept(release: Any) -> None:
     assert event["errors"] == []
 
 
-@pytest.mark.parametrize("release", ["a/b", "a\\b", "a\tb", "a\nb", ".", "..", "latest", "", "   ", "a" * 201, [], {}])
+@pytest.mark.parametrize(
+    "release", ["a/b", "a\\b", "a\tb", "a\nb", ".", "..", "latest", "", "   ", "a" * 201, [], {}]
+)
 def test_invalid_release_is_dropped_with_an_error(release: Any) -> None:
     event = norm({"release": release, "message": "kept"})
     assert "release" not in event
@@ -757,6 +817,10 @@ def test_normalize_is_idempotent(payload: dict[str, Any], ctx: Context, item_typ
     avoid_known_bugs(payload)
     # Pinned by test_server_name_is_moved_into_tags_not_copied.
     assume(not ("server_name" in payload and "site" in payload))
+    # An `sdk` object without a name is replaced by one built from `sentry_client`, which drops
+    # its `settings.infer_ip`, so a second pass may infer differently.
+    sdk = payload.get("sdk")
+    assume(not (isinstance(sdk, dict) and not sdk.get("name") and ctx.sentry_client))
     once = normalize_event(copy.deepcopy(payload), ctx, item_type)
     # An event whose every exception was dropped stays an `error` (Relay infers the type from the
     # exception slots, which it keeps as nulls); normalizing it again would then say `default`.

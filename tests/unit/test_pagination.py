@@ -52,7 +52,9 @@ def test_float_values_stay_floats() -> None:
     assert isinstance(parse_cursor("2:0:0").value, int)
 
 
-@pytest.mark.parametrize("text", ["abc", "0:0", "1:2:3:4", "a:0:0", "0:a:0", "0:0:x", "0:-1:0", ":::", "0:1.5:0"])
+@pytest.mark.parametrize(
+    "text", ["abc", "0:0", "1:2:3:4", "a:0:0", "0:a:0", "0:0:x", "0:-1:0", ":::", "0:1.5:0"]
+)
 def test_invalid_cursor(text: str) -> None:
     with pytest.raises(ApiError) as excinfo:
         parse_cursor(text)
@@ -145,7 +147,15 @@ def test_offset_links(
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("24h", 86400), ("14d", 14 * 86400), ("30m", 1800), ("2w", 14 * 86400), ("90d", 90 * 86400), ("45", 45), ("10s", 10)],
+    [
+        ("24h", 86400),
+        ("14d", 14 * 86400),
+        ("30m", 1800),
+        ("2w", 14 * 86400),
+        ("90d", 90 * 86400),
+        ("45", 45),
+        ("10s", 10),
+    ],
 )
 def test_parse_stats_period(text: str, seconds: int) -> None:
     assert parse_stats_period(text) == seconds

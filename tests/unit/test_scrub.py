@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bughound.digest.normalize import normalize_event
+from bughound.digest.normalize import Context, normalize_event
 from bughound.digest.scrub import FILTERED, scrub_event
 from tests.unit import strategies
 from tests.unit.strategies import PROPERTY_SETTINGS, avoid_known_bugs
@@ -82,7 +82,9 @@ def test_nested_keys() -> None:
 # --- values --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["my secret", "Password=hunter2", "x-api-key abc", "token=abc", "tokens: 1"])
+@pytest.mark.parametrize(
+    "value", ["my secret", "Password=hunter2", "x-api-key abc", "token=abc", "tokens: 1"]
+)
 def test_values_matching_the_password_pattern_are_replaced_whole(value: str) -> None:
     assert scrub_extra(value) == FILTERED
 
@@ -93,7 +95,14 @@ def test_username_secret_is_filtered() -> None:
 
 
 @pytest.mark.parametrize(
-    "number", ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "5500 0000 0000 0004", "378282246310005"]
+    "number",
+    [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "5500 0000 0000 0004",
+        "378282246310005",
+    ],
 )
 def test_luhn_valid_credit_cards(number: str) -> None:
     assert scrub_extra(f"card {number} used") == f"card {FILTERED} used"
@@ -110,7 +119,9 @@ def test_bearer_tokens() -> None:
 
 
 def test_url_auth_replaces_only_the_password() -> None:
-    assert scrub_extra("see https://user:hunter2@example.com/x") == f"see https://user:{FILTERED}@example.com/x"
+    assert (
+        scrub_extra("see https://user:hunter2@example.com/x") == f"see https://user:{FILTERED}@example.com/x"
+    )
     assert scrub_extra("ftp://a:b@host") == f"ftp://a:{FILTERED}@host"
     assert scrub_extra("https://user@example.com/") == "https://user@example.com/"
 
@@ -149,7 +160,11 @@ def test_plain_values_are_kept() -> None:
 def test_authorization_and_api_key_headers() -> None:
     headers = [["Authorization", "Basic dXNlcjpwYXNz"], ["X-Api-Key", "k"], ["Accept", "text/html"]]
     event = scrub({"request": {"headers": headers}})
-    assert event["request"]["headers"] == [["Authorization", FILTERED], ["X-Api-Key", FILTERED], ["Accept", "text/html"]]
+    assert event["request"]["headers"] == [
+        ["Authorization", FILTERED],
+        ["X-Api-Key", FILTERED],
+        ["Accept", "text/html"],
+    ]
 
 
 def test_user_agent_is_untouched() -> None:
@@ -157,7 +172,9 @@ def test_user_agent_is_untouched() -> None:
     assert scrub({"request": {"headers": headers}})["request"]["headers"] == headers
 
 
-@pytest.mark.parametrize("name", ["sessionid", "SessionId", "session", "csrf", "_xsrf", "phpsessid", "csrftoken"])
+@pytest.mark.parametrize(
+    "name", ["sessionid", "SessionId", "session", "csrf", "_xsrf", "phpsessid", "csrftoken"]
+)
 def test_sensitive_cookies(name: str) -> None:
     event = scrub({"request": {"cookies": [[name, "abc"], ["theme", "dark"]]}})
     assert event["request"]["cookies"] == [[name, FILTERED], ["theme", "dark"]]
@@ -191,7 +208,9 @@ def test_logentry_params_are_scrubbed() -> None:
 
 
 def test_breadcrumb_message_and_data() -> None:
-    crumbs = {"values": [{"message": "password: x", "category": "secret", "data": {"token": "t", "url": "u"}}]}
+    crumbs = {
+        "values": [{"message": "password: x", "category": "secret", "data": {"token": "t", "url": "u"}}]
+    }
     event = scrub({"breadcrumbs": crumbs})
     assert event["breadcrumbs"]["values"] == [
         {"message": FILTERED, "category": "secret", "data": {"token": FILTERED, "url": "u"}}
@@ -199,7 +218,12 @@ def test_breadcrumb_message_and_data() -> None:
 
 
 def test_frame_vars_but_not_file_names() -> None:
-    frame = {"filename": "secret.py", "abs_path": "/secret/x.py", "function": "f", "vars": {"password": "p", "i": 1}}
+    frame = {
+        "filename": "secret.py",
+        "abs_path": "/secret/x.py",
+        "function": "f",
+        "vars": {"password": "p", "i": 1},
+    }
     event = scrub({"exception": {"values": [{"type": "E", "stacktrace": {"frames": [frame]}}]}})
     out = event["exception"]["values"][0]["stacktrace"]["frames"][0]
     assert out == {**frame, "vars": {"password": FILTERED, "i": 1}}
@@ -217,7 +241,9 @@ def test_mechanism_data_and_thread_frames() -> None:
 
 
 def test_user_and_server_name() -> None:
-    event = scrub({"user": {"id": "1", "email": "a@b.example", "password": "p"}, "server_name": "secret-host"})
+    event = scrub(
+        {"user": {"id": "1", "email": "a@b.example", "password": "p"}, "server_name": "secret-host"}
+    )
     assert event["user"] == {"id": "1", "email": "a@b.example", "password": FILTERED}
     assert event["server_name"] == FILTERED
 
@@ -250,9 +276,16 @@ def test_meta_remark_shape() -> None:
 
 
 def test_meta_rule_names() -> None:
-    event = scrub({"extra": {"c": "4111111111111111", "b": "Bearer x", "u": "ftp://a:b@h", "s": "123-45-6789"}})
+    event = scrub(
+        {"extra": {"c": "4111111111111111", "b": "Bearer x", "u": "ftp://a:b@h", "s": "123-45-6789"}}
+    )
     rules = {key: remark[""]["rem"][0][0] for key, remark in event["_meta"]["extra"].items()}
-    assert rules == {"c": "@creditcard:filter", "b": "@bearer:filter", "u": "@urlauth:legacy", "s": "@usssn:filter"}
+    assert rules == {
+        "c": "@creditcard:filter",
+        "b": "@bearer:filter",
+        "u": "@urlauth:legacy",
+        "s": "@usssn:filter",
+    }
     assert event["_meta"]["extra"]["c"][""]["len"] == 16
 
 
@@ -274,30 +307,28 @@ def test_returns_the_same_event() -> None:
 # --- pipeline-shaped inputs that crash (normalize does not fix these shapes) ---------------------
 
 
+CTX = Context(received=strategies.RECEIVED, project_id=1, key_id=1)
+
+
 @pytest.mark.parametrize("frames", [1, True, 2.5])
 def test_non_list_frames_do_not_crash(frames: Any) -> None:
     # Bug: `enumerate(stacktrace.get("frames") or [])` raises TypeError (scrub.py _scrub_frames);
     # the top-level stacktrace reaches scrub_event unnormalized.
-    event = normalize_event({"stacktrace": {"frames": frames}}, strategies_context())
-    scrub_event(event)
+    event = normalize_event({"stacktrace": {"frames": frames}, "extra": {"password": "p"}}, CTX)
+    assert scrub_event(event)["extra"]["password"] == FILTERED
 
 
-def test_exception_values_that_are_not_a_list() -> None:
+@pytest.mark.parametrize("key", ["exception", "threads"])
+def test_exception_values_that_are_not_a_list(key: str) -> None:
     # Bug: normalize keeps {"values": true}; scrub then does `enumerate(True)`.
-    event = normalize_event({"exception": {"values": True}}, strategies_context())
-    scrub_event(event)
+    event = normalize_event({key: {"values": True}, "extra": {"password": "p"}}, CTX)
+    assert scrub_event(event)["extra"]["password"] == FILTERED
 
 
 def test_unhashable_context_type() -> None:
     # Bug: `kind not in KNOWN_CONTEXTS` raises TypeError for a list/dict `type`.
-    event = normalize_event({"contexts": {"custom": {"type": ["x"], "secret": "s"}}}, strategies_context())
+    event = normalize_event({"contexts": {"custom": {"type": ["x"], "secret": "s"}}}, CTX)
     assert scrub_event(event)["contexts"]["custom"]["secret"] == FILTERED
-
-
-def strategies_context() -> Any:
-    from bughound.digest.normalize import Context
-
-    return Context(received=strategies.RECEIVED, project_id=1, key_id=1)
 
 
 # --- properties ----------------------------------------------------------------------------------
@@ -316,15 +347,21 @@ _secretish = st.sampled_from(
 )
 _values = st.recursive(
     strategies.scalars | _secretish | st.lists(st.text(max_size=6) | _secretish, min_size=2, max_size=2),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["password", "token", "x", "auth", "sessionid"]) | st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["password", "token", "x", "auth", "sessionid"]) | st.text(max_size=5),
+            inner,
+            max_size=3,
+        )
+    ),
     max_leaves=10,
 )
 
 
 @PROPERTY_SETTINGS
 @given(payload=strategies.payloads, ctx=strategies.contexts_without_drift, extra=_values)
-def test_scrub_never_raises_and_is_idempotent(payload: dict[str, Any], ctx: Any, extra: Any) -> None:
+def test_scrub_never_raises_and_is_idempotent(payload: dict[str, Any], ctx: Context, extra: Any) -> None:
     avoid_known_bugs(payload)
     payload["extra"] = extra
     event = normalize_event(payload, ctx)

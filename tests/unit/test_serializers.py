@@ -24,7 +24,14 @@ TS = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
 
 def _event(**fields: Any) -> dict[str, Any]:
-    return {"event_id": EVENT_ID, "type": "error", "platform": "python", "timestamp": TS, "received": TS + 1, **fields}
+    return {
+        "event_id": EVENT_ID,
+        "type": "error",
+        "platform": "python",
+        "timestamp": TS,
+        "received": TS + 1,
+        **fields,
+    }
 
 
 def _types(event: dict[str, Any]) -> list[str]:
@@ -65,17 +72,33 @@ def test_full_error_entries_order() -> None:
         template={"filename": "t.html", "lineno": 1},
         logentry={"formatted": "hi"},
     )
-    assert _types(event) == ["message", "exception", "threads", "template", "breadcrumbs", "request", "debugmeta"]
+    assert _types(event) == [
+        "message",
+        "exception",
+        "threads",
+        "template",
+        "breadcrumbs",
+        "request",
+        "debugmeta",
+    ]
 
 
 def test_transaction_entries_order() -> None:
-    event = _event(type="transaction", request={"url": "u"}, breadcrumbs={"values": [{"message": "b"}]}, spans=[])
+    event = _event(
+        type="transaction", request={"url": "u"}, breadcrumbs={"values": [{"message": "b"}]}, spans=[]
+    )
     assert entries(event)[0] == {"type": "spans", "data": []}  # spans are emitted even when empty
     assert _types(event) == ["spans", "breadcrumbs", "request"]
 
 
 def test_empty_interfaces_are_not_entries() -> None:
-    event = _event(exception={"values": []}, breadcrumbs={"values": []}, logentry={}, debug_meta={"images": []}, user={"id": "1"})
+    event = _event(
+        exception={"values": []},
+        breadcrumbs={"values": []},
+        logentry={},
+        debug_meta={"images": []},
+        user={"id": "1"},
+    )
     assert entries(event) == []
 
 
@@ -188,7 +211,14 @@ def test_frame_context_edge_cases() -> None:
 
 
 def test_frame_keys() -> None:
-    frame = {"filename": "a.py", "abs_path": "/a.py", "function": "f", "lineno": 1, "colno": 2, "in_app": False}
+    frame = {
+        "filename": "a.py",
+        "abs_path": "/a.py",
+        "function": "f",
+        "lineno": 1,
+        "colno": 2,
+        "in_app": False,
+    }
     out = stacktrace({"frames": [frame, "junk"]})
     assert out is not None
     assert list(out) == ["frames", "framesOmitted", "registers", "hasSystemFrames"]
@@ -215,7 +245,12 @@ def test_frame_keys() -> None:
         "sourceLink",
         "vars",
     ]
-    assert (rendered["absPath"], rendered["lineNo"], rendered["colNo"], rendered["inApp"]) == ("/a.py", 1, 2, False)
+    assert (rendered["absPath"], rendered["lineNo"], rendered["colNo"], rendered["inApp"]) == (
+        "/a.py",
+        1,
+        2,
+        False,
+    )
 
 
 def test_frame_addr_mode() -> None:
@@ -442,6 +477,13 @@ def test_non_list_frames_do_not_crash(frames: Any) -> None:
     # stacktrace as the SDK sent it.
     out = full_event(_event(stacktrace={"frames": frames}), group_id=1, project_id=1)
     assert isinstance(out["entries"], list)
+
+
+@pytest.mark.parametrize("key", ["exception", "threads"])
+def test_interface_values_that_are_not_a_list(key: str) -> None:
+    # Bug: `[v for v in data.get("values") or [] ...]` raises TypeError for {"values": true}, a
+    # shape normalize keeps.
+    assert full_event(_event(**{key: {"values": True}}), group_id=1, project_id=1)["entries"] == []
 
 
 def test_thread_stacktrace_that_is_not_an_object() -> None:
