@@ -63,18 +63,26 @@ def _brotli(data: bytes, limit: int) -> bytes:
 
 
 def _zstd(data: bytes, limit: int) -> bytes:
+    dctx = zstandard.ZstdDecompressor()
     try:
-        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
-            out = reader.read(limit + 1)
-            if len(out) > limit:
-                raise too_large()
-            if reader.read(1):
-                raise too_large()
+        # First a bounded pass (stream_reader never yields more than asked), so that a bomb
+        # stops at the limit; then decompressobj, which reports a truncated last frame.
+        total = 0
+        with dctx.stream_reader(io.BytesIO(data), read_across_frames=True) as reader:
+            while chunk := reader.read(min(1 << 20, limit + 1 - total)):
+                total += len(chunk)
+                if total > limit:
+                    raise too_large()
+        out = []
+        while data:
+            d = dctx.decompressobj()
+            out.append(d.decompress(data))
+            if not d.eof:
+                raise _bad_compression()
+            data = d.unused_data
     except zstandard.ZstdError:
         raise _bad_compression() from None
-    if not out and data:
-        raise _bad_compression()
-    return out
+    return b"".join(out)
 
 
 def decode_body(data: bytes, content_encoding: str, limit: int) -> bytes:
@@ -97,8 +105,8 @@ def decode_body(data: bytes, content_encoding: str, limit: int) -> bytes:
             data = _brotli(data, limit)
         elif encoding == "zstd":
             data = _zstd(data, limit)
-        else:
-            raise bad_request(f"unsupported content encoding {encoding!r}")
+        else:  # as Relay's decompression layer answers
+            raise IngestError(415, f"unsupported content encoding {encoding!r}")
     if len(data) > limit:
         raise too_large()
     return data
