@@ -193,8 +193,8 @@ class WorkerSupervisor:
         while not self.stopping.is_set():
             assert self.proc is not None
             code = self.proc.wait()
-            if self.stopping.is_set():
-                return
+            if self.stopping.is_set() or code == 0:
+                return  # stopped on purpose (serve is shutting down, or a signal asked it to)
             log.error("digest worker exited with %s; restarting it", code)
             time.sleep(1.0)
             self.proc = self._spawn()
