@@ -96,6 +96,16 @@ def _str_or_none(value: Any, limit: int) -> str | None:
     return value[: limit - 3] + "..." if len(value) > limit else value
 
 
+def _trim_field(holder: dict[str, Any], key: str, limit: int) -> None:
+    """`holder[key]` as a string of at most `limit` characters, or removed if it cannot be one."""
+    if key in holder:
+        value = _str_or_none(holder[key], limit)
+        if value is None:
+            holder.pop(key)
+        else:
+            holder[key] = value
+
+
 def normalize_event(event: dict[str, Any], ctx: Context, item_type: str = "event") -> dict[str, Any]:
     """Normalize `event` in place and return it."""
     if not isinstance(event.get("errors"), list):
@@ -116,12 +126,7 @@ def normalize_event(event: dict[str, Any], ctx: Context, item_type: str = "event
     _release_environment(event)
     for key in ("logger", "culprit", "transaction", "dist"):
         limit = {"logger": 64, "dist": 64}.get(key, 200)
-        if key in event:
-            value = _str_or_none(event[key], limit)
-            if value is None:
-                event.pop(key)
-            else:
-                event[key] = value
+        _trim_field(event, key, limit)
     event.setdefault("logger", "")
     if not isinstance(event.get("extra"), dict):
         event["extra"] = {}
@@ -524,12 +529,7 @@ def _user(event: dict[str, Any], ctx: Context) -> None:
     if user is None:
         return
     for key, limit in (("id", 128), ("username", 128), ("email", 75), ("name", 128)):
-        if key in user:
-            value = _str_or_none(user[key], limit)
-            if value is None:
-                user.pop(key)
-            else:
-                user[key] = value
+        _trim_field(user, key, limit)
     ident = user_ident(user)
     if ident:
         user["sentry_user"] = ident

@@ -107,6 +107,39 @@ class GroupCommitter:
         self._thread.join(timeout=10)
 
 
+class GroupCommitSpool:
+    """The write side shared by the backends: `put` goes through a GroupCommitter over the
+    backend's `_write_rows`, `put_sync` writes one record directly; writes never overlap."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._committer: GroupCommitter | None = None
+        self._committer_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def _write_rows(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def _write_serialized(self, rows: list[Row]) -> None:
+        with self._write_lock:
+            self._write_rows(rows)
+
+    async def put(self, received: float, meta: dict[str, Any], body: bytes) -> None:
+        if self._committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    self._committer = GroupCommitter(self._write_serialized, self.batch_size)
+        await self._committer.put((received, encode_meta(meta), body))
+
+    def put_sync(self, received: float, meta: dict[str, Any], body: bytes) -> None:
+        self._write_serialized([(received, encode_meta(meta), body)])
+
+    def close(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+            self._committer = None
+
+
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
     if future.done():
         return

@@ -7,13 +7,12 @@ record disappears exactly when its digested data is committed.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from bughound.spool.base import GroupCommitter, Row, SpoolRecord, decode_meta, encode_meta
+from bughound.spool.base import GroupCommitSpool, Row, SpoolRecord, decode_meta
 
 _INSERT = "INSERT INTO spool (received, meta, body) VALUES (%s, %s, %s)"
 _CLAIM = sa.text(
@@ -23,12 +22,10 @@ _CLAIM = sa.text(
 )
 
 
-class PostgresSpool:
+class PostgresSpool(GroupCommitSpool):
     def __init__(self, engine: sa.Engine, batch_size: int = 256) -> None:
-        self.batch_size = batch_size
+        super().__init__(batch_size)
         self.engine = engine
-        self._committer: GroupCommitter | None = None
-        self._lock = threading.Lock()
         self._conn: Any = None
 
     def _write_rows(self, rows: list[Row]) -> None:
@@ -44,17 +41,6 @@ class PostgresSpool:
                 conn.invalidate()
             finally:
                 raise
-
-    async def put(self, received: float, meta: dict[str, Any], body: bytes) -> None:
-        if self._committer is None:
-            with self._lock:
-                if self._committer is None:
-                    self._committer = GroupCommitter(self._write_rows, self.batch_size)
-        await self._committer.put((received, encode_meta(meta), body))
-
-    def put_sync(self, received: float, meta: dict[str, Any], body: bytes) -> None:
-        with self.engine.begin() as conn:
-            conn.exec_driver_sql(_INSERT, (received, encode_meta(meta), body))
 
     def claim(self, conn: sa.Connection, limit: int) -> list[SpoolRecord]:
         rows = sorted(conn.execute(_CLAIM, {"limit": limit}).all(), key=lambda r: r.id)
@@ -72,8 +58,7 @@ class PostgresSpool:
             return int(conn.exec_driver_sql("SELECT count(*) FROM spool").scalar() or 0)
 
     def close(self) -> None:
-        if self._committer is not None:
-            self._committer.close()
+        super().close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -12,19 +12,18 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
-from bughound.spool.base import GroupCommitter, Row, SpoolRecord, decode_meta, encode_meta
+from bughound.spool.base import GroupCommitSpool, Row, SpoolRecord, decode_meta
 from bughound.storage import schema as t
 
 CURSOR = "spool_cursor"
 
 
-class SqliteSpool:
+class SqliteSpool(GroupCommitSpool):
     def __init__(self, path: Path, batch_size: int = 256) -> None:
-        self.batch_size = batch_size
+        super().__init__(batch_size)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(f"sqlite:///{self.path}")
@@ -33,8 +32,6 @@ class SqliteSpool:
             t.spool.create(conn, checkfirst=True)
         engine.dispose()
         self._local = threading.local()
-        self._committer: GroupCommitter | None = None
-        self._committer_lock = threading.Lock()
         self._cursor: int | None = None  # last id claimed by this process's worker
 
     def _connect(self) -> sqlite3.Connection:
@@ -56,16 +53,6 @@ class SqliteSpool:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-
-    async def put(self, received: float, meta: dict[str, Any], body: bytes) -> None:
-        if self._committer is None:
-            with self._committer_lock:
-                if self._committer is None:
-                    self._committer = GroupCommitter(self._write_rows, self.batch_size)
-        await self._committer.put((received, encode_meta(meta), body))
-
-    def put_sync(self, received: float, meta: dict[str, Any], body: bytes) -> None:
-        self._write_rows([(received, encode_meta(meta), body)])
 
     def claim(self, conn: sa.Connection, limit: int) -> list[SpoolRecord]:
         cursor = (
@@ -108,8 +95,7 @@ class SqliteSpool:
         return int(self._connect().execute("SELECT count(*) FROM spool").fetchone()[0])
 
     def close(self) -> None:
-        if self._committer is not None:
-            self._committer.close()
+        super().close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -8,28 +8,15 @@ import json
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
 
 import brotli
 import pytest
 import sqlalchemy as sa
 import zstandard
 
-from bughound.config import Settings
 from bughound.storage import schema as t
 from bughound.storage.store import Store
-from tests.factories import Harness, Project, auth_header, envelope, error_event, harness, make_project
-
-
-@pytest.fixture
-def h(settings: Settings, store: Store) -> Iterator[Harness]:
-    with harness(settings, store) as running:
-        yield running
-
-
-@pytest.fixture
-def project(store: Store) -> Project:
-    return make_project(store)
+from tests.factories import Harness, Project, auth_header, envelope, error_event, make_project
 
 
 def outcomes(store: Store) -> dict[tuple[str, int, str], int]:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from openapi_schema_validator import OAS30Validator
 
-from bughound.config import Settings
 from bughound.storage.store import Store
 from tests.conftest import shared_path
-from tests.factories import Harness, harness, make_project
+from tests.factories import Harness, make_project
 from tests.integration.test_samples import replay, sample_dirs
 
 
@@ -33,12 +30,6 @@ def response_schema(operation_id: str) -> dict[str, Any]:
 def validate(operation_id: str, body: Any) -> None:
     errors = sorted(OAS30Validator(response_schema(operation_id)).iter_errors(body), key=str)
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:20])
-
-
-@pytest.fixture
-def h(settings: Settings, store: Store) -> Iterator[Harness]:
-    with harness(settings, store) as running:
-        yield running
 
 
 def test_events_of_every_sample_match_the_spec(h: Harness, store: Store) -> None:

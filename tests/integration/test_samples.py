@@ -7,16 +7,14 @@ header or query string) and the project id in the path are swapped for the test 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bughound.config import Settings
 from bughound.storage.store import Store
 from tests.conftest import SHARED, shared_path
-from tests.factories import Harness, Project, harness, make_project
+from tests.factories import Harness, Project, make_project
 
 SAMPLE_KEYS = ("publickey123", "0123456789abcdef0123456789abcdef")
 EVENT_ITEMS = ("event", "transaction", "feedback")
@@ -60,12 +58,6 @@ def sent_events(folder: Path) -> list[tuple[str, dict[str, Any]]]:
                 (kind, json.loads(header_file.with_name(header_file.name.replace(".header", "")).read_text()))
             )
     return out
-
-
-@pytest.fixture
-def h(settings: Settings, store: Store) -> Iterator[Harness]:
-    with harness(settings, store) as running:
-        yield running
 
 
 @pytest.mark.parametrize("name", sample_dirs())

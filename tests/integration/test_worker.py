@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,7 @@ from bughound.storage import schema as t
 from bughound.storage.digestion import write_batch
 from bughound.storage.retention import delete_expired
 from bughound.storage.store import Store
-from tests.factories import Harness, Project, envelope, error_event, harness, make_project
-
-
-@pytest.fixture
-def h(settings: Settings, store: Store) -> Iterator[Harness]:
-    with harness(settings, store) as running:
-        yield running
-
-
-@pytest.fixture
-def project(store: Store) -> Project:
-    return make_project(store)
+from tests.factories import Harness, Project, envelope, error_event
 
 
 def count(store: Store, table: sa.Table) -> int:
