@@ -47,7 +47,6 @@ RATE_LIMITED_DETAIL = (
     "Sentry dropped data due to a quota or internal rate limit being reached. This will not affect your "
     "application. See https://docs.sentry.io/product/accounts/quotas/ for more information."
 )
-MAX_RETRY_AFTER = 300
 EVENT_SIZE_ITEMS = frozenset(
     {"event", "transaction", "security", "raw_security", "feedback", "user_report_v2"}
 )
@@ -236,7 +235,7 @@ class IngestApp:
             return 200, _GIF, []
         if limited is not None:
             detail = orjson.dumps({"detail": RATE_LIMITED_DETAIL})
-            retry_after = str(min(limited.retry_after, MAX_RETRY_AFTER)).encode()
+            retry_after = str(limited.retry_after).encode()
             return (
                 429,
                 detail,
@@ -307,7 +306,10 @@ class IngestApp:
         events = [i for i in env.items if set(rate_limit_categories(i.type)) & set(KEY_QUOTA_CATEGORIES)]
         if not events:
             return None, []
-        limited = self.limiter.admit(key.id, key.rate_limit_count, key.rate_limit_window, len(events), now)
+        window = key.rate_limit_window
+        limited = self.limiter.admit(
+            key.id, key.rate_limit_count, window, len(events), now, shift=key.organization_id % window
+        )
         if limited is None:
             return None, []
         dropped: list[list[Any]] = []

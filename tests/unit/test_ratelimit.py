@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bughound.ingest.ratelimit import KeyRateLimiter, Limited
+from bughound.ingest.ratelimit import MAX_RETRY_AFTER, KeyRateLimiter, Limited
 
 WINDOW = 60
 
@@ -109,3 +109,15 @@ def test_retry_after_is_within_the_window(window: int, count: int, start: float,
             assert 1 <= limited.retry_after <= window
             # Retrying after `retry_after` lands in a later window.
             assert int((now + limited.retry_after) // window) > index
+
+
+def test_windows_are_shifted_per_organization_and_retry_after_is_capped() -> None:
+    limiter = KeyRateLimiter()
+    assert limiter.admit(1, 1, 60, 1, 1000.0, shift=30) is None  # window [990, 1050)
+    limited = limiter.admit(1, 1, 60, 1, 1049.0, shift=30)
+    assert limited is not None and limited.retry_after == 1
+    assert limiter.admit(1, 1, 60, 1, 1050.0, shift=30) is None  # the next window
+    long_window = KeyRateLimiter()
+    assert long_window.admit(2, 1, 3600, 1, 0.0) is None
+    limited = long_window.admit(2, 1, 3600, 1, 1.0)
+    assert limited is not None and limited.retry_after == 300
