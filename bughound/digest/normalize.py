@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from bughound.digest.useragent import add_user_agent_contexts
 from bughound.ingest.envelope import normalize_event_id
 
 MINIMUM_CLOCK_DRIFT = 55 * 60  # seconds (Relay clock_drift.rs)
@@ -121,6 +122,7 @@ def normalize_event(event: dict[str, Any], ctx: Context, item_type: str = "event
     _breadcrumbs(event)
     _tags(event)
     _request(event)
+    add_user_agent_contexts(event)
     _user(event, ctx)
     _sdk(event, ctx)
     _release_environment(event)
@@ -355,13 +357,13 @@ def _exceptions(event: dict[str, Any]) -> None:
             if match:
                 value["type"], value["value"] = match.group(1), match.group(2).strip()
                 ty, val = value["type"], value["value"]
+        for key in ("stacktrace", "raw_stacktrace"):
+            _stacktrace(value, key)
         if not ty and not val and not value.get("stacktrace"):
             _error(event, "missing_attribute", name="type")
             continue
         if val is not None and not isinstance(val, str):
             value["value"] = _str_or_none(val, 8192) if not isinstance(val, dict | list) else str(val)
-        for key in ("stacktrace", "raw_stacktrace"):
-            _stacktrace(value, key)
         kept.append(value)
     # A lone top-level stacktrace belongs to the only exception (it was normalized already).
     if len(kept) == 1 and isinstance(event.get("stacktrace"), dict) and not kept[0].get("stacktrace"):

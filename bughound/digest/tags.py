@@ -6,14 +6,15 @@ from typing import Any
 
 from bughound.digest.normalize import user_ident
 
-# context type -> ((tag, fields joined by a space), ...), after Sentry's ContextType.iter_tags.
+# context type -> ((tag suffix, fields joined by a space), ...), after Sentry's
+# ContextType.context_to_tag_mapping; the tag is the context's key, plus `.suffix`. A tag is
+# only made when every field it names is present.
 _CONTEXT_TAGS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "browser": (("browser", ("name", "version")), ("browser.name", ("name",))),
-    "os": (("os", ("name", "version")), ("os.name", ("name",))),
-    "client_os": (("client_os", ("name", "version")), ("client_os.name", ("name",))),
-    "runtime": (("runtime", ("name", "version")), ("runtime.name", ("name",))),
-    "device": (("device", ("model",)), ("device.family", ("family",))),
-    "gpu": (("gpu.name", ("name",)), ("gpu.vendor", ("vendor_name",))),
+    "browser": (("", ("name", "version")), ("name", ("name",))),
+    "os": (("", ("name", "version")), ("name", ("name",))),
+    "runtime": (("", ("name", "version")), ("name", ("name",))),
+    "device": (("", ("model",)), ("family", ("family",))),
+    "gpu": (("name", ("name",)), ("vendor", ("vendor_name",))),
 }
 
 
@@ -25,10 +26,10 @@ def _context_tags(contexts: Any) -> list[tuple[str, str]]:
         if not isinstance(context, dict):
             continue
         kind = context.get("type") or alias
-        for tag, fields in _CONTEXT_TAGS.get(kind, ()):
-            if context.get(fields[0]) in (None, ""):
-                continue
-            out.append((tag, " ".join(str(context[f]) for f in fields if context.get(f) not in (None, ""))))
+        for suffix, fields in _CONTEXT_TAGS.get(kind, ()):
+            values = [context.get(f) for f in fields]
+            if all(v not in (None, "") for v in values):
+                out.append((f"{alias}.{suffix}" if suffix else alias, " ".join(str(v) for v in values)))
     return out
 
 

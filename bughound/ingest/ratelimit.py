@@ -1,8 +1,9 @@
 """Per-project-key rate limits (`rateLimit: {window, count}`) in fixed windows.
 
 Windows are fixed like those of Sentry's Redis quotas (aligned to the epoch, shifted by
-`org_id % window`), so `Retry-After` is the time left in the current window. Counters live in this process: with several `serve` processes
-each admits up to the limit (documented in docs/ingestion.md).
+`org_id % window`), so `Retry-After` is the time left in the current window. Counters live
+in this process: with several `serve` processes each admits up to the limit (documented in
+docs/ingestion.md).
 """
 
 from __future__ import annotations
