@@ -220,6 +220,18 @@ def _insert_events(
     return inserted
 
 
+# Tags that are columns of `events` (as Snuba promotes them): not repeated in `event_tags`;
+# searches on them read the column. Per-issue counts keep them (`group_tag_values`).
+PROMOTED_TAGS = {
+    "level": "level",
+    "environment": "environment",
+    "release": "release",
+    "dist": "dist",
+    "user": "user_ident",
+    "transaction": "transaction",
+}
+
+
 def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
     """Hand rows straight to the driver's executemany: the hot bulk writes skip SQLAlchemy's
     per-row parameter processing. `sql` uses `?` placeholders, and `{min}`/`{max}` for the
@@ -267,7 +279,8 @@ def _insert_tags(
     for pk, e in kept:
         group_id = group_ids.get(e.event_id)
         for key, value in e.tags:
-            rows.append((pk, e.project_id, group_id, e.timestamp, key, value))
+            if key not in PROMOTED_TAGS:
+                rows.append((pk, e.project_id, group_id, e.timestamp, key, value))
             if group_id is None:
                 continue
             entry = counts.get((group_id, key, value))

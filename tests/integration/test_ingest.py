@@ -404,3 +404,17 @@ def test_pagination_with_cursor(h: Harness, project: Project) -> None:
     assert h.api(project, "/api/0/projects/acme/web/events/?cursor=junk").json() == {
         "detail": "Invalid cursor parameter."
     }
+
+
+def test_promoted_tags_are_event_columns_not_tag_rows(h: Harness, project: Project, store: Store) -> None:
+    event = error_event(tags={"region": "eu"}, release="r@1", environment="prod", user={"id": "u1"})
+    h.post_envelope(project, envelope(({"type": "event"}, event)))
+    h.digest()
+    with store.read() as conn:
+        row = conn.execute(sa.select(t.events)).one()
+        tag_keys = set(conn.execute(sa.select(t.event_tags.c.key)).scalars())
+        issue_tags = {(r.key, r.value) for r in conn.execute(sa.select(t.group_tag_values))}
+    assert (row.level, row.release, row.environment, row.user_ident) == ("error", "r@1", "prod", "id:u1")
+    assert "region" in tag_keys
+    assert not tag_keys & {"level", "release", "environment", "user"}
+    assert {("region", "eu"), ("level", "error"), ("release", "r@1"), ("user", "id:u1")} <= issue_tags
