@@ -90,8 +90,8 @@ def test_workers_share_a_postgres_spool(settings: Settings, store: Store, projec
 
 def test_retention_deletes_old_events_and_idle_issues(h: Harness, project: Project, store: Store) -> None:
     now = time.time()
-    old = error_event(exception={"values": [{"type": "Old", "value": "x"}]})
-    new = error_event()
+    old = error_event(exception={"values": [{"type": "Old", "value": "x"}]}, tags={"k": "v"})
+    new = error_event(tags={"k": "v"})
     h.post_envelope(project, envelope(({"type": "event"}, old)))
     h.post_envelope(project, envelope(({"type": "event"}, new)))
     h.digest()
