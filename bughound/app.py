@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,6 +59,8 @@ class Bughound:
 
         @asynccontextmanager
         async def lifespan(app: Any) -> AsyncIterator[None]:
+            gc.collect()
+            gc.freeze()  # long-lived startup objects: no need to re-scan them (see digest.worker)
             yield
             spool.close()
 

@@ -8,6 +8,7 @@ has exactly one, guarded by a file lock. The worker also deletes data past reten
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import threading
@@ -121,6 +122,10 @@ class Worker:
 
     def run_forever(self, parent_pid: int | None = None) -> None:
         self.acquire_lock()
+        # Everything loaded so far lives as long as the process: keep the collector from
+        # re-scanning it on every full collection (measured: about 10% of the digest's CPU).
+        gc.collect()
+        gc.freeze()
         log.info("digest worker started (pid %d)", os.getpid())
         while not self.stop.is_set():
             if parent_pid is not None and os.getppid() != parent_pid:
