@@ -146,10 +146,3 @@ def culprit_for(event: dict[str, Any]) -> str:
         url = request.get("url") if isinstance(request, dict) else None
         culprit = url if isinstance(url, str) else None
     return truncatechars(culprit or "", CULPRIT_LIMIT)
-
-
-def location_for(event: dict[str, Any]) -> str | None:
-    if event.get("type") != "error":
-        return None
-    filename = metadata_for(event).get("filename")
-    return str(filename) if filename else None

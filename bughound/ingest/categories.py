@@ -45,10 +45,6 @@ ITEM_CATEGORY = {
 KEY_QUOTA_CATEGORIES = ("default", "error", "security")
 
 
-def item_category(item_type: str) -> str | None:
-    return ITEM_CATEGORY.get(item_type)
-
-
 def item_quantities(item_type: str, item_count: object, size: int) -> list[tuple[str, int]]:
     """What an item counts as in outcomes, before its payload is read (Relay's Item::quantities)."""
     category = ITEM_CATEGORY.get(item_type)

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from bughound.api.serializers import location
 from bughound.digest.normalize import Context, normalize_event
 from bughound.grouping import CONFIG_ID, calculate
-from bughound.grouping.titles import culprit_for, location_for, message_of, metadata_for, title_for
+from bughound.grouping.titles import culprit_for, message_of, metadata_for, title_for
 from tests.unit import strategies
 from tests.unit.strategies import PROPERTY_SETTINGS, avoid_known_bugs
 
@@ -202,8 +203,10 @@ def test_error_metadata() -> None:
         "filename": "app/util.py",
         "function": "divide",
     }
-    assert location_for(error(frames=PY_FRAMES)) == "app/util.py"
-    assert location_for(error()) is None
+    # The API's `location` is the stored metadata's filename.
+    with_frames = error(frames=PY_FRAMES)
+    assert location({**with_frames, "metadata": metadata_for(with_frames)}) == "app/util.py"
+    assert location({**error(), "metadata": metadata_for(error())}) is None
 
 
 def test_error_metadata_keeps_the_whole_value() -> None:
