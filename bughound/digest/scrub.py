@@ -149,8 +149,15 @@ class _Scrubber:
             self.remark(path, "@password:filter", "x", None, 0)
             return None
         if isinstance(value, dict):
-            for key in list(value):
-                value[key] = self.value(value[key], (*path, key), _sensitive_key(key))
+            for key, child in value.items():  # values are replaced in place, keys never change
+                sensitive_child = _sensitive_key(key)
+                if type(child) is str and not sensitive_child:  # the common case, inline
+                    new, rule = _scrub_string(child)
+                    if rule is not None:
+                        self.remark((*path, key), rule, "s", len(child), len(new))
+                        value[key] = new
+                else:
+                    value[key] = self.value(child, (*path, key), sensitive_child)
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
