@@ -250,8 +250,8 @@ class _Digester:
             event["metadata"] = grouping.metadata
             event["title"] = grouping.title
         else:
-            event["title"] = title_for(event)
             event["metadata"] = metadata_for(event)
+            event["title"] = title_for(event, event["metadata"])
         event["tags"] = derive_tags(event)
         raw = orjson.dumps(event)
         contexts = event.get("contexts") or {}

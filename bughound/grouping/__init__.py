@@ -73,4 +73,5 @@ def calculate(event: dict[str, Any]) -> GroupingResult:
         hashes = [_md5(parts)]
     else:
         hashes = [_md5(default)]
-    return GroupingResult(CONFIG_ID, hashes, title_for(event), culprit_for(event), metadata_for(event))
+    metadata = metadata_for(event)
+    return GroupingResult(CONFIG_ID, hashes, title_for(event, metadata), culprit_for(event), metadata)

@@ -84,10 +84,11 @@ def metadata_for(event: dict[str, Any]) -> dict[str, Any]:
     return {"title": title_for(event)}
 
 
-def title_for(event: dict[str, Any]) -> str:
+def title_for(event: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:
+    """The event's title; an error's comes from its metadata (pass it if already computed)."""
     kind = event.get("type")
     if kind == "error":
-        metadata = metadata_for(event)
+        metadata = metadata if metadata is not None else metadata_for(event)
         ty = metadata.get("type")
         if not ty:
             return str(metadata.get("function") or "<unknown>")
