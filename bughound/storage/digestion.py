@@ -30,14 +30,6 @@ def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def _greatest(column: Any, value: Any) -> Any:
-    return sa.case((column < value, value), else_=column)
-
-
-def _least(column: Any, value: Any) -> Any:
-    return sa.case((column > value, value), else_=column)
-
-
 def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -372,15 +364,16 @@ def _ensure(conn: sa.Connection, table: sa.Table, key: dict[str, Any], extra: di
 
 
 def _seen(conn: sa.Connection, table: sa.Table, key: dict[str, Any], first: float, last: float) -> None:
-    stmt = _insert(conn, table).values(**key, first_seen=first, last_seen=last)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={
-            "first_seen": _least(table.c.first_seen, stmt.excluded.first_seen),
-            "last_seen": _greatest(table.c.last_seen, stmt.excluded.last_seen),
-        },
+    """Upsert a (release|environment, project) row, widening its first/last seen."""
+    columns = ", ".join(key)
+    placeholders = ", ".join("?" * (len(key) + 2))
+    sql = (
+        f"INSERT INTO {table.name} ({columns}, first_seen, last_seen) VALUES ({placeholders}) "
+        f"ON CONFLICT ({columns}) DO UPDATE SET "
+        f"first_seen = {{min}}({table.name}.first_seen, excluded.first_seen), "
+        f"last_seen = {{max}}({table.name}.last_seen, excluded.last_seen)"
     )
-    conn.execute(stmt)
+    _executemany(conn, sql, [(*key.values(), first, last)])
 
 
 def _insert_attachments(conn: sa.Connection, batch: DigestBatch) -> None:

@@ -418,3 +418,22 @@ def test_promoted_tags_are_event_columns_not_tag_rows(h: Harness, project: Proje
     assert "region" in tag_keys
     assert not tag_keys & {"level", "release", "environment", "user"}
     assert {("region", "eu"), ("level", "error"), ("release", "r@1"), ("user", "id:u1")} <= issue_tags
+
+
+def test_releases_and_environments_are_recorded_with_first_and_last_seen(
+    h: Harness, project: Project, store: Store
+) -> None:
+    now = time.time()
+    for offset in (-50, -10, -30):
+        h.post_envelope(
+            project,
+            envelope(
+                ({"type": "event"}, error_event(release="r@1", environment="prod", timestamp=now + offset))
+            ),
+        )
+        h.digest()  # one batch each, so the rows are updated, not only inserted
+    with store.read() as conn:
+        release = conn.execute(sa.select(t.release_projects)).one()
+        environment = conn.execute(sa.select(t.environment_projects)).one()
+    for row in (release, environment):
+        assert (round(row.first_seen), round(row.last_seen)) == (round(now - 50), round(now - 10))
