@@ -26,7 +26,6 @@ from bughound.ingest.categories import ITEM_CATEGORY, Outcome, item_quantities
 from bughound.spool.base import SpoolRecord
 
 OutcomeKey = tuple[int, int, int, int, str, int, str]  # org, project, key, hour, category, outcome, reason
-EVENT_ITEMS = frozenset({"event", "transaction", "feedback", "security", "raw_security", "user_report_v2"})
 _COMPRESSOR = zstandard.ZstdCompressor(level=1)  # as small as level 3 on events, and faster
 
 
@@ -178,7 +177,7 @@ class _Digester:
             return
         event_id = env.event_id
         # The envelope's event comes first: its attachments share its fate.
-        event_items = [item for item in env.items if item.type in EVENT_ITEMS]
+        event_items = [item for item in env.items if item.type in envelope_format.EVENT_ITEM_TYPES]
         event_failure: str | None = None
         for i, item in enumerate(event_items):
             if i:  # one event per envelope, as in Relay
@@ -192,7 +191,7 @@ class _Digester:
         for item in env.items:
             kind = item.type
             try:
-                if kind in EVENT_ITEMS:
+                if kind in envelope_format.EVENT_ITEM_TYPES:
                     continue
                 if kind == "attachment":
                     if event_failure:

@@ -47,9 +47,6 @@ RATE_LIMITED_DETAIL = (
     "Sentry dropped data due to a quota or internal rate limit being reached. This will not affect your "
     "application. See https://docs.sentry.io/product/accounts/quotas/ for more information."
 )
-EVENT_SIZE_ITEMS = frozenset(
-    {"event", "transaction", "security", "raw_security", "feedback", "user_report_v2"}
-)
 _GIF = base64.b64decode("R0lGODlhAQABAAAAACH5BAEAAAAALAAAAAABAAEAAAI=")
 
 CORS_HEADERS = [
@@ -286,7 +283,7 @@ class IngestApp:
         attachments = 0
         for item in env.items:
             size = len(item.payload)
-            if item.type in EVENT_SIZE_ITEMS:
+            if item.type in envelope_format.EVENT_ITEM_TYPES:
                 limit = s.max_event_size
             elif item.type == "attachment":
                 limit = s.max_attachment_size
