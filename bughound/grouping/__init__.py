@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 from typing import Any
 
-from bughound.grouping.titles import culprit_for, metadata_for, title_for
+from bughound.grouping.titles import culprit_for, exceptions_of, frames_of, metadata_for, title_for
 
 CONFIG_ID = "bughound:legacy-0"
 
@@ -26,20 +26,13 @@ class GroupingResult:
     metadata: dict[str, Any]
 
 
-def _frames(exception: dict[str, Any]) -> list[dict[str, Any]]:
-    stacktrace = exception.get("stacktrace")
-    frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-    return [f for f in frames or [] if isinstance(f, dict)]
-
-
 def _default_components(event: dict[str, Any]) -> list[str]:
-    exception = event.get("exception")
-    values = [v for v in (exception or {}).get("values") or [] if isinstance(v, dict)]
+    values = exceptions_of(event)
     if values:
         parts: list[str] = []
         for value in values:
             parts.append(str(value.get("type") or ""))
-            frames = _frames(value)
+            frames = frames_of(value.get("stacktrace"))
             in_app = [f for f in frames if f.get("in_app")] or frames
             if in_app:
                 parts += [

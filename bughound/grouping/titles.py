@@ -27,12 +27,12 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _exceptions(event: dict[str, Any]) -> list[dict[str, Any]]:
+def exceptions_of(event: dict[str, Any]) -> list[dict[str, Any]]:
     exception = event.get("exception")
     return _dicts(exception.get("values")) if isinstance(exception, dict) else []
 
 
-def _frames(holder: Any) -> list[dict[str, Any]]:
+def frames_of(holder: Any) -> list[dict[str, Any]]:
     return _dicts(holder.get("frames")) if isinstance(holder, dict) else []
 
 
@@ -43,14 +43,14 @@ def _is_synthetic(exception: dict[str, Any] | None) -> bool:
 
 def _crash_frame(event: dict[str, Any]) -> dict[str, Any] | None:
     """The newest in-app frame with a function, else the newest frame with one."""
-    exceptions = _exceptions(event)
-    frames = _frames(exceptions[-1].get("stacktrace")) if exceptions else []
+    exceptions = exceptions_of(event)
+    frames = frames_of(exceptions[-1].get("stacktrace")) if exceptions else []
     if not frames:
-        frames = _frames(event.get("stacktrace"))
+        frames = frames_of(event.get("stacktrace"))
     if not frames:
         threads = event.get("threads")
         values = _dicts(threads.get("values")) if isinstance(threads, dict) else []
-        frames = _frames(values[0].get("stacktrace")) if len(values) == 1 else []
+        frames = frames_of(values[0].get("stacktrace")) if len(values) == 1 else []
     usable = [f for f in frames if f.get("function") not in _NO_FUNCTION]
     in_app = [f for f in usable if f.get("in_app")]
     candidates = in_app or usable
@@ -67,7 +67,7 @@ def message_of(event: dict[str, Any]) -> str:
 def metadata_for(event: dict[str, Any]) -> dict[str, Any]:
     kind = event.get("type")
     if kind == "error":
-        exceptions = _exceptions(event)
+        exceptions = exceptions_of(event)
         exception = exceptions[-1] if exceptions else {}
         metadata: dict[str, Any] = {"value": truncatechars(str(exception.get("value") or ""), 1024)}
         if not _is_synthetic(exception):
@@ -135,12 +135,13 @@ def culprit_for(event: dict[str, Any]) -> str:
     for key in ("culprit", "transaction"):
         if isinstance(event.get(key), str) and event[key]:
             return truncatechars(event[key], CULPRIT_LIMIT)
-    exceptions = _exceptions(event)
+    exceptions = exceptions_of(event)
     if exceptions and _is_synthetic(exceptions[-1]):
         return ""  # synthetic events get no culprit
-    stacks = [frames for e in exceptions if (frames := _frames(e.get("stacktrace")))]
-    if not stacks and _frames(event.get("stacktrace")):
-        stacks = [_frames(event.get("stacktrace"))]
+    stacks = [frames for e in exceptions if (frames := frames_of(e.get("stacktrace")))]
+    top_level = frames_of(event.get("stacktrace"))
+    if not stacks and top_level:
+        stacks = [top_level]
     culprit = _stacktrace_culprit(stacks[-1], event.get("platform")) if stacks else None
     if not culprit:
         request = event.get("request")
