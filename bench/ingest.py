@@ -933,6 +933,22 @@ def _database_label(database_url: str) -> str:
     return "PostgreSQL " + database_url.rsplit("@", 1)[-1]
 
 
+def host_reference_ms(rounds: int = 3) -> float:
+    """CPU ms of a fixed pure-Python workload (best of `rounds`): how fast this host runs Python.
+
+    The same code on the same machine type has measured up to 2.6x apart from one day to the
+    next; compare runs only with this figure beside them (or side by side in one session).
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        table: dict[int, str] = {}
+        for i in range(300_000):
+            table[i & 4095] = str(i * 7)
+        best = min(best, time.process_time() - start)
+    return round(best * 1000, 1)
+
+
 def run_benchmark(
     args: argparse.Namespace,
     target: Target,
@@ -941,6 +957,8 @@ def run_benchmark(
     database: str,
     alive: Callable[[], bool],
 ) -> dict[str, Any]:
+    reference_ms = host_reference_ms()
+    log(f"host reference workload: {reference_ms} CPU-ms")
     factory = EventFactory(seed=args.seed)
     log(f"building {args.warmup} + {args.events} {args.compression} envelopes")
     t = time.perf_counter()
@@ -1026,6 +1044,12 @@ def run_benchmark(
         "rss_samples": sampler.samples,
         "pss_mb_at_end": round(sum(pss.values()) / MB, 1) if pss else None,
         "cpu_seconds": cpu,
+        "cpu_us_per_event": {
+            label: round(seconds / len(batch) * 1e6)
+            for label, seconds in cpu.items()
+            if label.startswith(("server", "digest worker"))
+        },
+        "host_reference_ms": reference_ms,
         "load_generator_cpu_seconds_while_sending": round(load.cpu_seconds, 2),
         "measured_seconds": round(measured_end - load.started, 3),
         "machine_cpu_percent": {
@@ -1149,6 +1173,9 @@ def render(results: dict[str, Any]) -> str:
         row("PSS at end", f"{r['pss_mb_at_end']} MB (sum; shared pages counted once)")
     cpu = ", ".join(f"{label} {seconds:.1f} s" for label, seconds in r["cpu_seconds"].items())
     row("CPU", f"{cpu} (over {r['measured_seconds']:.1f} s measured)")
+    per_event = ", ".join(f"{label} {us} us" for label, us in r["cpu_us_per_event"].items())
+    row("CPU per event", per_event)
+    row("host speed", f"reference workload {r['host_reference_ms']} CPU-ms (lower is faster; see README)")
     for phase, m in r["machine_cpu_percent"].items():
         row(
             "machine CPU" if phase == "while_sending" else "",

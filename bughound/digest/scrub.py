@@ -22,6 +22,8 @@ import functools
 import re
 from typing import Any
 
+import orjson
+
 FILTERED = "[Filtered]"
 PASSWORD = re.compile(
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
@@ -47,12 +49,51 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("@urlauth:legacy", re.compile(r"\b((?:[a-z0-9]+:)?//[a-zA-Z0-9%_.-]+:)([a-zA-Z0-9%_.-]+)@"), 2),
     ("@usssn:filter", re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b"), 0),
 )
-# One search, on the lowercased string, that any string worth a closer look matches (most
-# strings match nothing). Case-sensitive on lowercase text is twice as fast as IGNORECASE.
-_TRIGGER = re.compile(
-    PASSWORD.pattern[4:]  # the password words, without the leading (?i)
-    + r"|-----begin|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}"
+# Whether a string (or a container, on its JSON text) is worth a closer look; most are not.
+# A superset of every reason to scrub, asked on lowercased ASCII text where plain substring
+# tests are fast (one regex alternation is many times slower): the password words, and for the
+# card and SSN patterns a run of at least 11 digits, spaces or hyphens (found by mapping those
+# bytes to "0"). In JSON text the keys count too (any key containing "token" is sensitive) and
+# the whole-value words are quoted. Non-ASCII text, or JSON with escapes, takes the exact regex.
+_TRIGGER_WORDS = (
+    "passw", "secret", "api-key", "api_key", "apikey", "auth", "credentials", "mysql_pwd", "private",
+    "token", "-----begin", "bearer", "//",
+)  # fmt: skip
+_WHOLE_VALUES = frozenset({"otp", "two-factor", "two_factor"})
+_QUOTED_WHOLE_VALUES = tuple(f'"{word}"' for word in sorted(_WHOLE_VALUES))
+_DIGIT_RUN_CHARS = b"0123456789-" + bytes(c for c in range(128) if chr(c).isspace())  # what \s matches
+_DIGIT_RUN_MAP = bytes(ord("0") if byte in _DIGIT_RUN_CHARS else ord(".") for byte in range(256))
+_DIGIT_RUN = b"0" * 11
+_SLOW_TRIGGER = re.compile(
+    PASSWORD.pattern[4:] + r"|-----begin|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}"
 )
+
+
+def _ascii_may_need_scrub(lowered: bytes) -> bool:
+    text = lowered.decode()
+    for word in _TRIGGER_WORDS:
+        if word in text:
+            return True
+    return _DIGIT_RUN in lowered.translate(_DIGIT_RUN_MAP)
+
+
+def _may_need_scrub(value: str) -> bool:
+    if not value.isascii():
+        return _SLOW_TRIGGER.search(value.lower()) is not None
+    return value.lower() in _WHOLE_VALUES or _ascii_may_need_scrub(value.encode().lower())
+
+
+def _container_may_need_scrub(value: dict[str, Any] | list[Any]) -> bool:
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return True  # not JSON-able: walk it
+    if not text.isascii() or b"\\" in text:
+        return True
+    lowered = text.lower()
+    return _ascii_may_need_scrub(lowered) or any(word in lowered.decode() for word in _QUOTED_WHOLE_VALUES)
+
+
 SENSITIVE_COOKIES = frozenset(
     "sentrysid sudo su session __session sessionid user_session symfony phpsessid fasthttpsessionid "
     "mysession irissessionid _vercel_jwt csrf xsrf _xsrf _csrf csrf-token csrf_token xsrf-token xsrf_token "
@@ -97,7 +138,7 @@ def _remark(
 
 
 def _scrub_string(value: str) -> tuple[str, str | None]:
-    if value in _NEVER_SCRUBBED or _TRIGGER.search(value.lower()) is None:
+    if value in _NEVER_SCRUBBED or not _may_need_scrub(value):
         return value, None
     rule_hit: str | None = None
     for rule, pattern, group in _PATTERNS:
@@ -168,8 +209,15 @@ class _Scrubber:
         return value
 
     def field(self, holder: Any, key: str, path: tuple[str | int, ...]) -> None:
-        if isinstance(holder, dict) and holder.get(key) is not None:
-            holder[key] = self.value(holder[key], (*path, key), _sensitive_key(key))
+        if not isinstance(holder, dict):
+            return
+        value = holder.get(key)
+        if value is None:
+            return
+        sensitive = _sensitive_key(key)
+        if not sensitive and isinstance(value, (dict, list)) and not _container_may_need_scrub(value):
+            return
+        holder[key] = self.value(value, (*path, key), sensitive)
 
 
 def scrub_event(event: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bughound.digest import scrub as scrub_module
 from bughound.digest.normalize import Context, normalize_event
 from bughound.digest.scrub import FILTERED, scrub_event
 from tests.unit import strategies
@@ -383,3 +384,56 @@ def test_scrubbing_raw_values_is_idempotent(extra: Any) -> None:
     twice = scrub_event(copy.deepcopy(once))
     assert twice.pop("_meta", None) is None  # nothing left to scrub: no new remarks
     assert twice == once
+
+
+# --- the fast pre-checks never skip what the exact rules would change ------------------------------
+
+_tricky_text = st.text(
+    alphabet=st.sampled_from(list('0123456789 -\t\n\x0b\x1c\xa0/:@abBekKnoOpPrstTw_"\\{}é\u212a')),
+    max_size=40,
+)
+
+
+@PROPERTY_SETTINGS
+@given(value=_tricky_text | _secretish)
+def test_string_precheck_never_skips_a_change(value: str) -> None:
+    if not scrub_module._may_need_scrub(value):
+        assert scrub_module._scrub_string(value) == (value, None)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    keys = st.sampled_from(["password", "Token", "otp", "x"]) | _tricky_text
+    return st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3)
+
+
+@PROPERTY_SETTINGS
+@given(extra=st.recursive(_tricky_text | _secretish | strategies.scalars, _containers, max_leaves=8))
+def test_container_precheck_never_skips_a_change(extra: Any) -> None:
+    holder = {"extra": {"value": extra}}
+    exact = scrub_module._Scrubber({}).value(copy.deepcopy(holder), ())
+    if not scrub_module._container_may_need_scrub(holder):
+        assert exact == holder
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "4111\t1111\t1111\t1111",
+        "4111\n1111 1111-1111",
+        "4111\x1c1111\x1c1111\x1c1111",
+        "123-45-6789",
+        "OTP",
+        "Two_Factor",
+        "PassWord",
+        "BEARER x",
+    ],
+)
+def test_prechecks_see_escaped_and_mixed_case_text(value: str) -> None:
+    assert scrub_module._scrub_string(value)[1] is not None
+    assert scrub_module._may_need_scrub(value)
+    assert scrub_module._container_may_need_scrub({"k": [value]})
+
+
+def test_container_precheck_sees_sensitive_keys() -> None:
+    assert scrub_module._container_may_need_scrub({"ToKeN": 1})
+    assert not scrub_module._container_may_need_scrub({"id": 140892, "items": [409, 207], "name": "shop"})
