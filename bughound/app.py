@@ -25,7 +25,9 @@ log = logging.getLogger("bughound.app")
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return json_response({"detail": exc.detail}, status=exc.status, headers=exc.headers)
+    # Validation errors are per field (`{"status": ["..."]}`), as DRF renders them; others `detail`.
+    body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
+    return json_response(body, status=exc.status, headers=exc.headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

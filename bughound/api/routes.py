@@ -15,6 +15,7 @@ from starlette.routing import Route
 from bughound.api import serializers
 from bughound.api.auth import authenticate, require_scope
 from bughound.api.errors import ApiError, forbidden, not_found
+from bughound.api.issues import IssueApi
 from bughound.api.pagination import offset_links, parse_cursor, parse_per_page
 from bughound.api.timeparams import time_window
 from bughound.config import Settings
@@ -43,6 +44,7 @@ class WebApi:
             Route("/api/0/", self.index),
             Route("/api/0/projects/{org}/{project}/events/", self.project_events),
             Route("/api/0/projects/{org}/{project}/events/{event_id}/", self.project_event),
+            *IssueApi(self.settings, self.store).routes(),
         ]
 
     async def index(self, request: Request) -> Response:

@@ -78,14 +78,19 @@ def pending_migrations(engine: sa.Engine) -> bool:
     return current_revision(engine) != HEAD
 
 
-def migrate(engine: sa.Engine) -> None:
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Upgrade to `revision`, or downgrade to it when the database is newer."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
-    command.upgrade(cfg, "head")
+    current = current_revision(engine)
+    if revision != "head" and current is not None and int(current) > int(revision):
+        command.downgrade(cfg, revision)
+    else:
+        command.upgrade(cfg, revision)
 
 
 class MigrationsPending(RuntimeError):

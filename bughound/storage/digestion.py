@@ -11,12 +11,15 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bughound.digest.pipeline import DigestBatch, OutcomeKey, PreparedEvent, hour_of, sha1
 from bughound.ingest.categories import Outcome
+from bughound.storage import issues
 from bughound.storage import schema as t
+from bughound.storage.lifecycle import Status, SubStatus, initial_priority
 
 
 @dataclasses.dataclass
@@ -46,6 +49,14 @@ def write_batch(conn: sa.Connection, batch: DigestBatch) -> WriteStats:
     kept = [(pk, e) for e in events if (pk := inserted.get((e.project_id, e.event_id))) is not None]
     _insert_tags(conn, kept, group_ids)
     _update_groups(conn, [e for _, e in kept], group_ids)
+    issues.after_new_events(
+        conn,
+        [
+            issues.IssueEvent(group_ids[e.event_id], e.event_id, e.timestamp, e.release)
+            for _, e in kept
+            if e.event_id in group_ids
+        ],
+    )
     _record_releases_environments(conn, [e for _, e in kept])
     for _, e in kept:
         outcomes[
@@ -137,7 +148,10 @@ def _create_group(conn: sa.Connection, e: PreparedEvent) -> int:
                 level=e.level or "error",
                 platform=e.platform,
                 metadata=e.grouping.metadata,
-                status=0,
+                status=int(Status.UNRESOLVED),
+                substatus=int(SubStatus.NEW),
+                priority=int(initial_priority(e.level)),
+                active_at=e.timestamp,
                 first_seen=e.timestamp,
                 last_seen=e.timestamp,
                 times_seen=0,
@@ -227,7 +241,8 @@ PROMOTED_TAGS = {
 def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
     """Hand rows straight to the driver's executemany: the hot bulk writes skip SQLAlchemy's
     per-row parameter processing. `sql` uses `?` placeholders, and `{min}`/`{max}` for the
-    two-argument minimum/maximum (scalar min/max on SQLite, LEAST/GREATEST on PostgreSQL)."""
+    two-argument minimum/maximum (scalar min/max on SQLite, LEAST/GREATEST on PostgreSQL) and
+    `{json}` for a JSON text parameter."""
     if not rows:
         return
     sql = _dialect_sql(conn, sql)
@@ -237,7 +252,11 @@ def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> 
 
 def _dialect_sql(conn: sa.Connection, sql: str) -> str:
     postgres = conn.dialect.name == "postgresql"
-    sql = sql.format(min="LEAST" if postgres else "min", max="GREATEST" if postgres else "max")
+    sql = sql.format(
+        min="LEAST" if postgres else "min",
+        max="GREATEST" if postgres else "max",
+        json="CAST(? AS JSON)" if postgres else "?",
+    )
     return sql.replace("?", "%s") if postgres else sql
 
 
@@ -257,8 +276,11 @@ _UPSERT_GROUP_TAG_VALUES = (
 )
 _UPDATE_GROUPS = (
     "UPDATE groups SET times_seen = times_seen + ?, first_seen = {min}(first_seen, ?), "
-    "last_seen = {max}(last_seen, ?) WHERE id = ?"
+    "last_seen = {max}(last_seen, ?), level = ?, culprit = ? WHERE id = ?"
 )
+# Title and metadata follow the latest event too, but a placeholder never replaces a real title.
+_UPDATE_GROUP_TITLES = "UPDATE groups SET title = ?, metadata = {json} WHERE id = ?"
+PLACEHOLDER_TITLES = frozenset({"<unlabeled event>", "<untitled>", "<no title>", "<unknown>"})
 _UPDATE_GROUP_HASHES = "UPDATE group_hashes SET times_seen = times_seen + ? WHERE project_id = ? AND hash = ?"
 
 
@@ -320,15 +342,28 @@ def _update_groups(conn: sa.Connection, events: list[PreparedEvent], group_ids: 
         per_hash.update((e.project_id, x) for x in e.grouping.hashes)
         entry = per_group.get(group_id)
         if entry is None:
-            per_group[group_id] = [1, e.timestamp, e.timestamp]
+            per_group[group_id] = [1, e.timestamp, e.timestamp, e]
         else:
             entry[0] += 1
             entry[1] = min(entry[1], e.timestamp)
             entry[2] = max(entry[2], e.timestamp)
+            entry[3] = e  # the latest event processed decides level, culprit and title (Sentry)
     _executemany(
         conn,
         _UPDATE_GROUPS,
-        [(n, first, last, group_id) for group_id, (n, first, last) in sorted(per_group.items())],
+        [
+            (n, first, last, latest.level or "error", latest.culprit, group_id)
+            for group_id, (n, first, last, latest) in sorted(per_group.items())
+        ],
+    )
+    _executemany(
+        conn,
+        _UPDATE_GROUP_TITLES,
+        [
+            (latest.title, orjson.dumps(latest.grouping.metadata).decode(), group_id)
+            for group_id, (_, _, _, latest) in sorted(per_group.items())
+            if latest.title not in PLACEHOLDER_TITLES and latest.grouping is not None
+        ],
     )
     _executemany(
         conn,

@@ -158,8 +158,47 @@ groups = sa.Table(
     sa.Column("first_release", sa.String(200), nullable=True),
     sa.Column("resolved_at", sa.Float, nullable=True),
     sa.Column("data", sa.JSON, nullable=True),
+    # When the issue last became active: created, regressed, or un-ignored (Sentry's active_at).
+    sa.Column("active_at", sa.Float, nullable=True),
+    sa.Column("priority", sa.SmallInteger, nullable=True),  # Sentry's PriorityLevel: 25, 50, 75
+    _fk("assignee_user_id", "users.id", nullable=True, ondelete="SET NULL"),
+    _fk("assignee_team_id", "teams.id", nullable=True, ondelete="SET NULL"),
     sa.UniqueConstraint("project_id", "short_id"),
     sa.Index(None, "project_id", "last_seen"),
+    sa.Index(None, "status", "substatus"),
+    sqlite_autoincrement=True,  # ids of deleted issues are never reused
+)
+
+# How a resolved issue was resolved, when a release decides whether a new event reopens it
+# (Sentry's GroupResolution). type: 0 in release, 1 in next release.
+group_resolutions = sa.Table(
+    "group_resolutions",
+    metadata,
+    _id(),
+    _fk("group_id", "groups.id"),
+    sa.Column("type", sa.SmallInteger, nullable=False),
+    sa.Column("release", sa.String(250), nullable=False),
+    _fk("actor_id", "users.id", nullable=True, ondelete="SET NULL"),
+    sa.Column("date_added", sa.Float, nullable=False),
+    sa.UniqueConstraint("group_id"),
+)
+
+# The conditions of an ignored issue (Sentry's GroupSnooze); `state` holds the issue's counts
+# when it was ignored, which the count and user-count conditions are measured from.
+group_snoozes = sa.Table(
+    "group_snoozes",
+    metadata,
+    _id(),
+    _fk("group_id", "groups.id"),
+    sa.Column("until", sa.Float, nullable=True),
+    sa.Column("count", sa.Integer, nullable=True),
+    sa.Column("window", sa.Integer, nullable=True),
+    sa.Column("user_count", sa.Integer, nullable=True),
+    sa.Column("user_window", sa.Integer, nullable=True),
+    sa.Column("state", sa.JSON, nullable=True),
+    _fk("actor_id", "users.id", nullable=True, ondelete="SET NULL"),
+    sa.Column("date_added", sa.Float, nullable=False),
+    sa.UniqueConstraint("group_id"),
 )
 
 group_hashes = sa.Table(

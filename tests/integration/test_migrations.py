@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from bughound.config import Settings
-from bughound.storage.db import check_migrated, current_revision, head_revision, pending_migrations
+from bughound.storage import schema as t
+from bughound.storage.db import check_migrated, current_revision, head_revision, migrate, pending_migrations
 from bughound.storage.migrations import HEAD
 from bughound.storage.schema import metadata
 from bughound.storage.store import Store
@@ -23,3 +27,43 @@ def test_migrated_database_is_at_head(store: Store, settings: Settings) -> None:
     assert current_revision(store.engine) == HEAD
     assert not pending_migrations(store.engine)
     check_migrated(store.engine)
+
+
+def test_upgrade_keeps_existing_issues(store: Store) -> None:
+    """0001 -> 0002 rebuilds `groups` on SQLite: nothing that points at it may be lost."""
+    migrate(store.engine, "0001")
+    now = time.time()
+    with store.engine.begin() as conn:
+        conn.execute(t.organizations.insert().values(id=1, slug="acme", name="acme", date_added=now))
+        conn.execute(
+            t.projects.insert().values(id=1, organization_id=1, slug="web", name="web", date_added=now)
+        )
+        for group_id, level in ((1, "error"), (2, "info")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO groups (id, project_id, short_id, type, title, level, metadata, status, "
+                    "first_seen, last_seen, times_seen) VALUES (:id, 1, :id, 'error', 't', :level, '{}', 0, "
+                    ":now, :now, 1)"
+                ),
+                {"id": group_id, "level": level, "now": now},
+            )
+        conn.execute(
+            t.group_hashes.insert().values(
+                project_id=1, hash="a" * 32, group_id=1, grouping_config="x", first_seen=now
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO events (project_id, event_id, group_id, type, timestamp, received, size, data) "
+                "VALUES (1, :eid, 1, 'error', :now, :now, 1, :data)"
+            ),
+            {"eid": "b" * 32, "now": now, "data": b"x"},
+        )
+    migrate(store.engine)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(t.group_hashes.c.group_id)).scalars().all() == [1]
+        assert conn.execute(sa.select(t.events.c.group_id)).scalars().all() == [1]
+        rows = conn.execute(
+            sa.select(t.groups.c.id, t.groups.c.substatus, t.groups.c.priority).order_by(t.groups.c.id)
+        )
+        assert [tuple(r) for r in rows] == [(1, 7, 75), (2, 7, 25)]

@@ -1,0 +1,517 @@
+"""The issue lifecycle on rows: regressions and expired ignores on new events, status changes,
+assignment, notes and the periodic "ongoing" transition. Decisions come from `lifecycle`."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from bughound.storage import schema as t
+from bughound.storage.lifecycle import (
+    AUTO_ONGOING_AFTER_DAYS,
+    IN_NEXT_RELEASE,
+    IN_RELEASE,
+    Activity,
+    Resolution,
+    Snooze,
+    SnoozeFigures,
+    Status,
+    SubStatus,
+    resolution_holds,
+    semver_key,
+    snooze_verdict,
+)
+
+DAY = 86400.0
+HOUR = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class IssueEvent:
+    """What the lifecycle needs to know of one newly stored event of an issue."""
+
+    group_id: int
+    event_id: str
+    timestamp: float
+    release: str | None
+
+
+def record_activity(
+    conn: sa.Connection,
+    project_id: int,
+    group_id: int,
+    kind: Activity,
+    data: dict[str, Any] | None = None,
+    user_id: int | None = None,
+    at: float | None = None,
+) -> int:
+    result = conn.execute(
+        t.activities.insert().values(
+            project_id=project_id,
+            group_id=group_id,
+            type=int(kind),
+            user_id=user_id,
+            data=data or {},
+            date_added=time.time() if at is None else at,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+# --- on new events ------------------------------------------------------------------------------
+
+
+def after_new_events(conn: sa.Connection, events: Sequence[IssueEvent], now: float | None = None) -> None:
+    """Reopen resolved issues that regressed and un-ignore issues whose ignore condition ran out,
+    for the issues these newly stored events joined (their counters are already updated)."""
+    if not events:
+        return
+    now = time.time() if now is None else now
+    g = t.groups.c
+    group_ids = sorted({e.group_id for e in events})
+    closed = {
+        r.id: r
+        for r in conn.execute(
+            sa.select(g.id, g.project_id, g.status, g.last_seen, g.times_seen).where(
+                g.id.in_(group_ids), g.status.in_([int(Status.RESOLVED), int(Status.IGNORED)])
+            )
+        )
+    }
+    if not closed:
+        return
+    for group_id, row in closed.items():
+        mine = [e for e in events if e.group_id == group_id]
+        if row.status == Status.RESOLVED:
+            _maybe_regress(conn, row, mine)
+        else:
+            _maybe_unignore(conn, row, mine, now)
+
+
+def _release_dates(conn: sa.Connection, project_id: int, versions: set[str]) -> dict[str, float]:
+    if not versions:
+        return {}
+    r, p = t.releases.c, t.projects.c
+    org_id = sa.select(p.organization_id).where(p.id == project_id).scalar_subquery()
+    rows = conn.execute(
+        sa.select(r.version, r.date_added).where(r.organization_id == org_id, r.version.in_(sorted(versions)))
+    )
+    return {row.version: row.date_added for row in rows}
+
+
+def resolution_of(conn: sa.Connection, group_id: int) -> sa.Row[Any] | None:
+    c = t.group_resolutions.c
+    return conn.execute(sa.select(t.group_resolutions).where(c.group_id == group_id)).first()
+
+
+def snooze_of(conn: sa.Connection, group_id: int) -> sa.Row[Any] | None:
+    c = t.group_snoozes.c
+    return conn.execute(sa.select(t.group_snoozes).where(c.group_id == group_id)).first()
+
+
+def _maybe_regress(conn: sa.Connection, group: Any, events: list[IssueEvent]) -> None:
+    row = resolution_of(conn, group.id)
+    dates = _release_dates(
+        conn, group.project_id, {e.release for e in events if e.release} | ({row.release} if row else set())
+    )
+    resolution = Resolution(row.type, row.release, dates.get(row.release)) if row else None
+    for e in events:
+        if resolution_holds(resolution, e.release, dates.get(e.release or "")):
+            continue
+        g = t.groups.c
+        conn.execute(
+            t.groups.update()
+            .where(g.id == group.id)
+            .values(
+                status=int(Status.UNRESOLVED),
+                substatus=int(SubStatus.REGRESSED),
+                status_details=None,
+                resolved_at=None,
+                active_at=max(e.timestamp, group.last_seen),
+            )
+        )
+        data: dict[str, Any] = {"event_id": e.event_id, "version": e.release or ""}
+        if row is not None:
+            data["follows_semver"] = semver_key(row.release) is not None
+            data["resolved_in_version"] = row.release
+            conn.execute(t.group_resolutions.delete().where(t.group_resolutions.c.id == row.id))
+            if row.type == IN_NEXT_RELEASE:
+                _fill_next_release_version(conn, group.id, e.release or "")
+        record_activity(conn, group.project_id, group.id, Activity.SET_REGRESSION, data, at=e.timestamp)
+        return
+
+
+def _fill_next_release_version(conn: sa.Connection, group_id: int, version: str) -> None:
+    a = t.activities.c
+    latest = conn.execute(
+        sa.select(a.id, a.data)
+        .where(a.group_id == group_id, a.type == int(Activity.SET_RESOLVED_IN_RELEASE))
+        .order_by(a.date_added.desc(), a.id.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and not (latest.data or {}).get("version"):
+        conn.execute(
+            t.activities.update()
+            .where(a.id == latest.id)
+            .values(data={**(latest.data or {}), "version": version})
+        )
+
+
+def snooze_from_row(row: sa.Row[Any]) -> Snooze:
+    values = row._mapping  # `count` is also a tuple method
+    state = values["state"] or {}
+    return Snooze(
+        until=values["until"],
+        count=values["count"],
+        window=values["window"],
+        user_count=values["user_count"],
+        user_window=values["user_window"],
+        times_seen_at_start=int(state.get("times_seen") or 0),
+        users_seen_at_start=int(state.get("users_seen") or 0),
+        until_escalating=bool(state.get("until_escalating")),
+        escalation_baseline=int(state.get("baseline") or 0),
+    )
+
+
+def users_seen(conn: sa.Connection, group_id: int) -> int:
+    v = t.group_tag_values.c
+    return int(
+        conn.execute(sa.select(sa.func.count()).where(v.group_id == group_id, v.key == "user")).scalar_one()
+    )
+
+
+def _events_since(conn: sa.Connection, group_id: int, since: float) -> int:
+    e = t.events.c
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).where(e.group_id == group_id, e.timestamp >= since)
+        ).scalar_one()
+    )
+
+
+def _users_since(conn: sa.Connection, group_id: int, since: float) -> int:
+    e = t.events.c
+    return int(
+        conn.execute(
+            sa.select(sa.func.count(sa.distinct(e.user_ident))).where(
+                e.group_id == group_id, e.timestamp >= since, e.user_ident.is_not(None)
+            )
+        ).scalar_one()
+    )
+
+
+def busiest_hour(conn: sa.Connection, group_id: int, since: float) -> int:
+    """The highest number of events in one clock hour since `since`."""
+    e = t.events.c
+    hour = sa.cast(e.timestamp / HOUR, sa.Integer)
+    counts = (
+        sa.select(sa.func.count().label("n"))
+        .where(e.group_id == group_id, e.timestamp >= since)
+        .group_by(hour)
+        .subquery()
+    )
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(counts.c.n), 0))).scalar_one())
+
+
+def snooze_figures(
+    conn: sa.Connection, group_id: int, times_seen: int, snooze: Snooze, now: float
+) -> SnoozeFigures:
+    return SnoozeFigures(
+        now=now,
+        times_seen=times_seen,
+        users_seen=users_seen(conn, group_id) if snooze.user_count and not snooze.user_window else 0,
+        events_in_window=_events_since(conn, group_id, now - snooze.window * 60)
+        if snooze.count and snooze.window
+        else None,
+        users_in_window=_users_since(conn, group_id, now - snooze.user_window * 60)
+        if snooze.user_count and snooze.user_window
+        else None,
+        events_last_hour=_events_since(conn, group_id, now - HOUR) if snooze.until_escalating else None,
+    )
+
+
+def _maybe_unignore(conn: sa.Connection, group: Any, events: list[IssueEvent], now: float) -> None:
+    row = snooze_of(conn, group.id)
+    if row is None:
+        return  # ignored forever
+    snooze = snooze_from_row(row)
+    verdict = snooze_verdict(snooze, snooze_figures(conn, group.id, group.times_seen, snooze, now))
+    if verdict is None:
+        return
+    event = events[-1]
+    g = t.groups.c
+    conn.execute(t.group_snoozes.delete().where(t.group_snoozes.c.id == row.id))
+    conn.execute(
+        t.groups.update()
+        .where(g.id == group.id)
+        .values(status=int(Status.UNRESOLVED), substatus=int(verdict), status_details=None, active_at=now)
+    )
+    if verdict == SubStatus.ONGOING:
+        record_activity(
+            conn, group.project_id, group.id, Activity.SET_UNRESOLVED, {"event_id": event.event_id}
+        )
+    else:
+        record_activity(
+            conn,
+            group.project_id,
+            group.id,
+            Activity.SET_ESCALATING,
+            {"event_id": event.event_id, "expired_snooze": snooze.as_expired()},
+        )
+
+
+# --- status changes from the API --------------------------------------------------------------
+
+
+def _clear_conditions(conn: sa.Connection, group_id: int) -> None:
+    conn.execute(t.group_snoozes.delete().where(t.group_snoozes.c.group_id == group_id))
+    conn.execute(t.group_resolutions.delete().where(t.group_resolutions.c.group_id == group_id))
+
+
+def latest_release(conn: sa.Connection, project_id: int) -> str | None:
+    """The project's most recent release: highest semver if all its releases follow semver,
+    else the one first seen last (Sentry's ordering)."""
+    r, rp = t.releases.c, t.release_projects.c
+    rows = conn.execute(
+        sa.select(r.version, r.date_added)
+        .join(t.release_projects, rp.release_id == r.id)
+        .where(rp.project_id == project_id)
+    ).all()
+    if not rows:
+        return None
+    keys = [semver_key(row.version) for row in rows]
+    if all(key is not None for key in keys):
+        return str(max(zip(keys, (row.version for row in rows), strict=True))[1])
+    return str(max(rows, key=lambda row: (row.date_added, row.version)).version)
+
+
+def set_resolved(
+    conn: sa.Connection,
+    group: sa.Row[Any],
+    actor_id: int | None,
+    *,
+    in_release: str | None = None,
+    in_next_release: bool = False,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Resolve; returns the statusDetails to report. A release-based resolution needs a release:
+    "in next release" of a project without releases is a plain resolution, as in Sentry."""
+    now = time.time() if now is None else now
+    _clear_conditions(conn, group.id)
+    details: dict[str, Any] = {}
+    kind, data = Activity.SET_RESOLVED, {}
+    release = latest_release(conn, group.project_id) if in_next_release else in_release
+    if release is not None:
+        conn.execute(
+            t.group_resolutions.insert().values(
+                group_id=group.id,
+                type=IN_NEXT_RELEASE if in_next_release else IN_RELEASE,
+                release=release,
+                actor_id=actor_id,
+                date_added=now,
+            )
+        )
+        kind = Activity.SET_RESOLVED_IN_RELEASE
+        if in_next_release:
+            details, data = {"inNextRelease": True}, {"version": ""}
+        else:
+            details, data = {"inRelease": release}, {"version": release}
+    g = t.groups.c
+    conn.execute(
+        t.groups.update()
+        .where(g.id == group.id)
+        .values(status=int(Status.RESOLVED), substatus=None, status_details=details, resolved_at=now)
+    )
+    if group.status != Status.RESOLVED or release is not None:
+        record_activity(conn, group.project_id, group.id, kind, data, actor_id, now)
+    return details
+
+
+def set_unresolved(
+    conn: sa.Connection, group: sa.Row[Any], actor_id: int | None, now: float | None = None
+) -> None:
+    now = time.time() if now is None else now
+    _clear_conditions(conn, group.id)
+    g = t.groups.c
+    substatus = group.substatus if group.status == Status.UNRESOLVED else int(SubStatus.ONGOING)
+    conn.execute(
+        t.groups.update()
+        .where(g.id == group.id)
+        .values(
+            status=int(Status.UNRESOLVED),
+            substatus=substatus,
+            status_details=None,
+            resolved_at=None,
+            active_at=now if group.status != Status.UNRESOLVED else group.active_at,
+        )
+    )
+    if group.status != Status.UNRESOLVED:
+        record_activity(conn, group.project_id, group.id, Activity.SET_UNRESOLVED, {}, actor_id, now)
+
+
+@dataclasses.dataclass(frozen=True)
+class IgnoreRequest:
+    duration: int | None = None  # minutes
+    count: int | None = None
+    window: int | None = None
+    user_count: int | None = None
+    user_window: int | None = None
+    until_escalating: bool = False
+
+    @property
+    def has_condition(self) -> bool:
+        return bool(self.duration or self.count or self.user_count)
+
+
+def set_ignored(
+    conn: sa.Connection,
+    group: sa.Row[Any],
+    actor_id: int | None,
+    request: IgnoreRequest,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Ignore (archive); returns the statusDetails to report."""
+    now = time.time() if now is None else now
+    _clear_conditions(conn, group.id)
+    until = now + request.duration * 60 if request.duration else None
+    if request.until_escalating:
+        substatus = SubStatus.UNTIL_ESCALATING
+    elif request.has_condition:
+        substatus = SubStatus.UNTIL_CONDITION_MET
+    else:
+        substatus = SubStatus.FOREVER
+    if substatus != SubStatus.FOREVER:
+        state: dict[str, Any] = {}
+        if request.count and not request.window:
+            state["times_seen"] = group.times_seen
+        if request.user_count and not request.user_window:
+            state["users_seen"] = users_seen(conn, group.id)
+        if request.until_escalating:
+            state["until_escalating"] = True
+            state["baseline"] = busiest_hour(conn, group.id, now - 7 * DAY)
+        conn.execute(
+            t.group_snoozes.insert().values(
+                group_id=group.id,
+                until=until,
+                count=request.count,
+                window=request.window,
+                user_count=request.user_count,
+                user_window=request.user_window,
+                state=state,
+                actor_id=actor_id,
+                date_added=now,
+            )
+        )
+    g = t.groups.c
+    conn.execute(
+        t.groups.update()
+        .where(g.id == group.id)
+        .values(status=int(Status.IGNORED), substatus=int(substatus), status_details=None, resolved_at=None)
+    )
+    until_iso = Snooze(until=until).as_expired()["until"]
+    record_activity(
+        conn,
+        group.project_id,
+        group.id,
+        Activity.SET_IGNORED,
+        {
+            "ignoreCount": request.count,
+            "ignoreDuration": request.duration,
+            "ignoreUntil": until_iso,
+            "ignoreUserCount": request.user_count,
+            "ignoreUserWindow": request.user_window,
+            "ignoreWindow": request.window,
+            "ignoreUntilEscalating": request.until_escalating,
+        },
+        actor_id,
+        now,
+    )
+    return {
+        key: value
+        for key, value in (
+            ("ignoreCount", request.count),
+            ("ignoreUntil", until_iso),
+            ("ignoreUserCount", request.user_count),
+            ("ignoreUserWindow", request.user_window),
+            ("ignoreWindow", request.window),
+        )
+        if value is not None
+    }
+
+
+def assign(
+    conn: sa.Connection,
+    group: sa.Row[Any],
+    actor_id: int | None,
+    *,
+    user: sa.Row[Any] | None = None,
+    team: sa.Row[Any] | None = None,
+) -> None:
+    """Assign to a user or a team, or unassign (both None); records ASSIGNED / UNASSIGNED."""
+    g = t.groups.c
+    before_user, before_team = group.assignee_user_id, group.assignee_team_id
+    after_user = user.id if user is not None else None
+    after_team = team.id if team is not None else None
+    if (before_user, before_team) == (after_user, after_team):
+        return
+    conn.execute(
+        t.groups.update()
+        .where(g.id == group.id)
+        .values(assignee_user_id=after_user, assignee_team_id=after_team)
+    )
+    if user is not None:
+        data = {"assignee": str(user.id), "assigneeEmail": user.email, "assigneeType": "user"}
+        record_activity(conn, group.project_id, group.id, Activity.ASSIGNED, data, actor_id)
+    elif team is not None:
+        data = {"assignee": str(team.id), "assigneeEmail": None, "assigneeType": "team"}
+        record_activity(conn, group.project_id, group.id, Activity.ASSIGNED, data, actor_id)
+    else:
+        kind = "team" if before_team is not None else "user"
+        data = {
+            "assignee": str(before_team if before_team is not None else before_user),
+            "assigneeType": kind,
+        }
+        record_activity(conn, group.project_id, group.id, Activity.UNASSIGNED, data, actor_id)
+
+
+def add_note(conn: sa.Connection, group: sa.Row[Any], actor_id: int | None, text: str) -> int:
+    return record_activity(
+        conn, group.project_id, group.id, Activity.NOTE, {"text": text, "mentions": []}, actor_id
+    )
+
+
+# --- periodic -----------------------------------------------------------------------------------
+
+
+def auto_ongoing(conn: sa.Connection, now: float | None = None) -> int:
+    """NEW issues first seen, and REGRESSED/ESCALATING issues active, more than 7 days ago
+    become ONGOING (Sentry's auto_ongoing_issues task); returns how many changed."""
+    now = time.time() if now is None else now
+    cutoff = now - AUTO_ONGOING_AFTER_DAYS * DAY
+    g = t.groups.c
+    rows = conn.execute(
+        sa.select(g.id, g.project_id).where(
+            g.status == int(Status.UNRESOLVED),
+            sa.or_(
+                sa.and_(g.substatus == int(SubStatus.NEW), g.first_seen < cutoff),
+                sa.and_(
+                    g.substatus.in_([int(SubStatus.REGRESSED), int(SubStatus.ESCALATING)]),
+                    sa.func.coalesce(g.active_at, g.first_seen) < cutoff,
+                ),
+            ),
+        )
+    ).all()
+    for row in rows:
+        conn.execute(t.groups.update().where(g.id == row.id).values(substatus=int(SubStatus.ONGOING)))
+        record_activity(
+            conn,
+            row.project_id,
+            row.id,
+            Activity.AUTO_SET_ONGOING,
+            {"after_days": AUTO_ONGOING_AFTER_DAYS},
+            at=now,
+        )
+    return len(rows)

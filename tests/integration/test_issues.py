@@ -1,0 +1,380 @@
+"""The issue lifecycle end to end in-process: events in, issues read and changed through the API,
+regressions and expired ignores on later events (ISSUE_LIFECYCLE.md), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from bughound.storage import issues
+from bughound.storage import schema as t
+from bughound.storage.store import Store
+from tests.factories import Harness, Project, envelope, error_event, make_project
+
+
+def send(h: Harness, project: Project, **extra: Any) -> str:
+    event = error_event(**extra)
+    r = h.post_envelope(
+        project, envelope(({"type": "event"}, event), headers={"event_id": event["event_id"]})
+    )
+    assert r.status_code == 200, r.text
+    h.digest()
+    return str(event["event_id"])
+
+
+def only_issue(store: Store) -> int:
+    with store.read() as conn:
+        (group_id,) = conn.execute(sa.select(t.groups.c.id)).scalars().all()
+    return int(group_id)
+
+
+def issue(h: Harness, project: Project, group_id: int | str) -> dict[str, Any]:
+    r = h.api(project, f"/api/0/organizations/{project.org}/issues/{group_id}/")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def put(h: Harness, project: Project, group_id: int | str, body: dict[str, Any]) -> Any:
+    return h.client.put(
+        f"/api/0/organizations/{project.org}/issues/{group_id}/",
+        json=body,
+        headers={"Authorization": f"Bearer {project.token}"},
+    )
+
+
+def activity_types(data: dict[str, Any]) -> list[str]:
+    return [a["type"] for a in data["activity"]]
+
+
+def test_new_issue_shape_and_counters(h: Harness, project: Project, store: Store) -> None:
+    send(h, project, user={"id": "u1"}, level="warning")
+    group_id = only_issue(store)
+    data = issue(h, project, group_id)
+    assert data["shortId"] == "WEB-1"
+    assert (data["status"], data["substatus"], data["statusDetails"]) == ("unresolved", "new", {})
+    assert (data["count"], data["userCount"], data["level"], data["priority"]) == (
+        "1",
+        1,
+        "warning",
+        "medium",
+    )
+    assert data["title"] == "ValueError: bad value"
+    assert data["project"] == {"id": str(project.id), "name": "web", "slug": "web", "platform": None}
+    assert data["activity"][-1]["type"] == "first_seen"
+    assert data["permalink"].endswith(f"/organizations/acme/issues/{group_id}/")
+    assert len(data["stats"]["24h"]) == 24 and len(data["stats"]["30d"]) == 30
+    assert sum(n for _, n in data["stats"]["24h"]) == 1
+    assert {"key": "user", "name": "User", "totalValues": 1} in data["tags"]
+
+    send(h, project, user={"id": "u2"}, level="error")
+    send(h, project, user={"id": "u2"}, level="fatal")
+    data = issue(h, project, group_id)
+    assert (data["count"], data["userCount"], data["level"]) == ("3", 2, "fatal")  # level follows the latest
+    # Short id lookup within the organization, and the legacy numeric path.
+    assert issue(h, project, "WEB-1")["id"] == str(group_id)
+    assert issue(h, project, "web-1")["id"] == str(group_id)
+    legacy = h.api(project, f"/api/0/issues/{group_id}/")
+    assert legacy.status_code == 200 and legacy.json()["shortId"] == "WEB-1"
+
+
+def test_short_ids_use_sentrys_base32(h: Harness, project: Project, store: Store) -> None:
+    with store.write() as conn:
+        conn.execute(t.projects.update().where(t.projects.c.id == project.id).values(next_short_id=32))
+    send(h, project)
+    assert issue(h, project, only_issue(store))["shortId"] == "WEB-10"
+
+
+def test_resolve_then_regress(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolved"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["substatus"]) == ("resolved", None)
+    data = issue(h, project, group_id)
+    assert data["status"] == "resolved" and activity_types(data)[0] == "set_resolved"
+
+    event_id = send(h, project, release="2.0")
+    data = issue(h, project, group_id)
+    assert (data["status"], data["substatus"]) == ("unresolved", "regressed")
+    regression = data["activity"][0]
+    assert regression["type"] == "set_regression"
+    assert regression["data"] == {"event_id": event_id, "version": "2.0"}
+    assert data["count"] == "2"
+
+
+def test_resolved_in_release_holds_for_older_releases(h: Harness, project: Project, store: Store) -> None:
+    send(h, project, release="1.0.0")
+    send(h, project, release="1.1.0")
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolved", "statusDetails": {"inRelease": "1.1.0"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["statusDetails"]["inRelease"] == "1.1.0"
+    assert issue(h, project, group_id)["activity"][0]["data"] == {"version": "1.1.0"}
+    send(h, project, release="1.0.0")  # the old release still has the bug: expected
+    assert issue(h, project, group_id)["status"] == "resolved"
+    send(h, project, release="1.1.0")  # the release that was to fix it: a regression
+    data = issue(h, project, group_id)
+    assert data["substatus"] == "regressed"
+    assert data["activity"][0]["data"]["resolved_in_version"] == "1.1.0"
+    assert data["activity"][0]["data"]["follows_semver"] is True
+
+
+def test_resolved_in_next_release(h: Harness, project: Project, store: Store) -> None:
+    send(h, project, release="app@1.0.0")
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolvedInNextRelease"})
+    assert r.status_code == 200, r.text
+    assert r.json()["statusDetails"]["inNextRelease"] is True
+    send(h, project, release="app@1.0.0")
+    send(h, project)  # no release: counts as older
+    assert issue(h, project, group_id)["status"] == "resolved"
+    send(h, project, release="app@1.0.1")
+    data = issue(h, project, group_id)
+    assert data["substatus"] == "regressed"
+    resolved = next(a for a in data["activity"] if a["type"] == "set_resolved_in_release")
+    assert resolved["data"]["version"] == "app@1.0.1"  # filled in when the next release showed up
+
+
+def test_resolve_in_unknown_release_is_a_400(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    r = put(h, project, only_issue(store), {"statusDetails": {"inRelease": "9.9"}})
+    assert r.status_code == 400
+    assert r.json() == {"statusDetails": {"inRelease": ["Unable to find the given release."]}}
+
+
+def test_ignore_until_count(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "ignored", "statusDetails": {"ignoreCount": 2}})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert (data["status"], data["substatus"]) == ("ignored", "archived_until_condition_met")
+    assert data["statusDetails"]["ignoreCount"] == 2
+    set_ignored = issue(h, project, group_id)["activity"][0]
+    assert set_ignored["type"] == "set_ignored" and set_ignored["data"]["ignoreCount"] == 2
+    send(h, project)
+    assert issue(h, project, group_id)["statusDetails"]["ignoreCount"] == 1  # remaining
+    event_id = send(h, project)
+    data = issue(h, project, group_id)
+    assert (data["status"], data["substatus"]) == ("unresolved", "escalating")
+    escalating = data["activity"][0]
+    assert escalating["type"] == "set_escalating"
+    assert escalating["data"]["event_id"] == event_id
+    assert escalating["data"]["expired_snooze"]["count"] == 2
+
+
+def test_ignore_until_user_count(h: Harness, project: Project, store: Store) -> None:
+    send(h, project, user={"id": "a"})
+    group_id = only_issue(store)
+    assert put(h, project, group_id, {"status": "ignored", "ignoreUserCount": 2}).status_code == 200
+    send(h, project, user={"id": "a"})  # not a new user
+    send(h, project, user={"id": "b"})
+    assert issue(h, project, group_id)["status"] == "ignored"
+    send(h, project, user={"id": "c"})
+    assert issue(h, project, group_id)["substatus"] == "escalating"
+
+
+def test_ignore_for_a_duration(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "ignored", "statusDetails": {"ignoreDuration": 30}})
+    assert r.status_code == 200 and r.json()["statusDetails"]["ignoreUntil"].endswith("Z")
+    send(h, project)
+    assert issue(h, project, group_id)["status"] == "ignored"
+    with store.write() as conn:  # let the half hour pass
+        conn.execute(t.group_snoozes.update().values(until=time.time() - 1))
+    assert issue(h, project, group_id)["status"] == "unresolved"  # shown as such before any event
+    event_id = send(h, project)
+    data = issue(h, project, group_id)
+    assert (data["status"], data["substatus"]) == ("unresolved", "ongoing")
+    assert data["activity"][0] | {"id": "", "dateCreated": ""} == {
+        "id": "",
+        "dateCreated": "",
+        "user": None,
+        "sentry_app": None,
+        "type": "set_unresolved",
+        "data": {"event_id": event_id},
+    }
+
+
+def test_ignore_forever_and_until_escalating(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "ignored"})
+    assert r.json()["substatus"] == "archived_forever"
+    for _ in range(3):
+        send(h, project)
+    assert issue(h, project, group_id)["substatus"] == "archived_forever"
+    r = put(h, project, group_id, {"status": "ignored", "substatus": "archived_until_escalating"})
+    assert r.json()["substatus"] == "archived_until_escalating"
+    # Escalates above max(10, 1.5 x the busiest hour before archiving = 4 events).
+    for _ in range(6):
+        send(h, project)
+    assert issue(h, project, group_id)["status"] == "ignored"  # 10 in the last hour
+    send(h, project)
+    assert issue(h, project, group_id)["substatus"] == "escalating"
+
+
+def test_unresolve_assign_note_and_priority(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    put(h, project, group_id, {"status": "resolved"})
+    r = put(h, project, group_id, {"status": "unresolved", "assignedTo": f"user:{project.user_id}"})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert (data["status"], data["substatus"]) == ("unresolved", "ongoing")
+    assert data["assignedTo"] == {
+        "type": "user",
+        "id": str(project.user_id),
+        "name": "owner@acme.test",
+        "email": "owner@acme.test",
+    }
+    assert put(h, project, group_id, {"assignedTo": ""}).json()["assignedTo"] is None
+    assert put(h, project, group_id, {"priority": "low"}).json()["priority"] == "low"
+    note = h.client.post(
+        f"/api/0/issues/{group_id}/comments/",
+        json={"text": "looking into it"},
+        headers={"Authorization": f"Bearer {project.token}"},
+    )
+    assert note.status_code == 201, note.text
+    assert note.json()["type"] == "note" and note.json()["data"] == {
+        "text": "looking into it",
+        "mentions": [],
+    }
+    assert note.json()["user"]["email"] == "owner@acme.test"
+    data = issue(h, project, group_id)
+    assert activity_types(data) == [
+        "note",
+        "set_priority",
+        "unassigned",
+        "assigned",
+        "set_unresolved",
+        "set_resolved",
+        "first_seen",
+    ]
+    assert data["numComments"] == 1
+    assigned = data["activity"][3]["data"]
+    assert assigned == {
+        "assignee": str(project.user_id),
+        "assigneeEmail": "owner@acme.test",
+        "assigneeType": "user",
+    }
+    activities = h.api(project, f"/api/0/organizations/acme/issues/{group_id}/activities/").json()
+    assert [a["type"] for a in activities["activity"]] == activity_types(data)
+
+
+def test_bad_updates_are_400s_in_sentrys_shape(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    assert put(h, project, group_id, {"status": "fixed"}).json() == {
+        "status": ['"fixed" is not a valid choice.']
+    }
+    r = put(
+        h,
+        project,
+        group_id,
+        {"status": "ignored", "statusDetails": {"ignoreWindow": 99999, "ignoreCount": 1}},
+    )
+    assert r.status_code == 400
+    assert r.json() == {
+        "statusDetails": {"ignoreWindow": ["Ensure this value is less than or equal to 10080."]}
+    }
+    assert put(h, project, group_id, {"assignedTo": "nobody@example.com"}).status_code == 400
+    bad_json = h.client.put(
+        f"/api/0/issues/{group_id}/", content=b"{", headers={"Authorization": f"Bearer {project.token}"}
+    )
+    assert bad_json.status_code == 400 and "detail" in bad_json.json()
+    assert h.api(project, "/api/0/organizations/acme/issues/999999/").status_code == 404
+    assert h.api(project, "/api/0/organizations/acme/issues/NOPE-1/").status_code == 404
+    assert h.api(project, "/api/0/issues/WEB-1/").status_code == 404  # legacy path: numeric ids only
+
+
+def test_scopes_and_membership(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    reader = make_project(store, scopes=["event:read"])
+    assert h.api(reader, f"/api/0/issues/{group_id}/").status_code == 200
+    r = h.client.put(
+        f"/api/0/issues/{group_id}/",
+        json={"status": "resolved"},
+        headers={"Authorization": f"Bearer {reader.token}"},
+    )
+    assert r.status_code == 403
+    other = make_project(store, org="other", slug="app")
+    assert h.api(other, f"/api/0/issues/{group_id}/").status_code == 403
+    assert h.client.get(f"/api/0/issues/{group_id}/").status_code == 401
+
+
+def test_bulk_update_as_sentry_cli_sends_it(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    send(h, project, exception={"values": [{"type": "KeyError", "value": "x"}]})
+    with store.read() as conn:
+        ids = sorted(conn.execute(sa.select(t.groups.c.id)).scalars())
+    auth = {"Authorization": f"Bearer {project.token}"}
+    r = h.client.put(
+        f"/api/0/projects/acme/web/issues/?id={ids[0]}",
+        json={"status": "muted", "snoozeDuration": None},
+        headers=auth,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "ignored"
+    assert issue(h, project, ids[0])["status"] == "ignored"
+    assert issue(h, project, ids[1])["status"] == "unresolved"
+    # No ids: every unresolved issue (sentry-cli's --all).
+    r = h.client.put(
+        "/api/0/projects/acme/web/issues/", json={"status": "resolved", "snoozeDuration": None}, headers=auth
+    )
+    assert r.status_code == 200 and r.json()["status"] == "resolved"
+    assert [issue(h, project, i)["status"] for i in ids] == ["ignored", "resolved"]
+    r = h.client.put("/api/0/projects/acme/web/issues/", json={"status": "resolved"}, headers=auth)
+    assert r.status_code == 204  # nothing unresolved is left
+    r = h.client.put(
+        f"/api/0/organizations/acme/issues/?id={ids[0]}&id={ids[1]}",
+        json={"status": "unresolved"},
+        headers=auth,
+    )
+    assert r.status_code == 200
+    assert [issue(h, project, i)["status"] for i in ids] == ["unresolved", "unresolved"]
+
+
+def test_hashes_and_delete(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    hashes = h.api(project, f"/api/0/organizations/acme/issues/{group_id}/hashes/").json()
+    with store.read() as conn:
+        stored = set(conn.execute(sa.select(t.group_hashes.c.hash)).scalars())
+    assert {x["id"] for x in hashes} == stored
+    r = h.client.delete(f"/api/0/issues/{group_id}/", headers={"Authorization": f"Bearer {project.token}"})
+    assert r.status_code == 202
+    assert h.api(project, f"/api/0/issues/{group_id}/").status_code == 404
+    send(h, project)  # the same error again is a new issue, with new ids
+    new_id = only_issue(store)
+    assert new_id != group_id
+    assert issue(h, project, new_id)["shortId"] == "WEB-2"
+
+
+def test_auto_ongoing_after_seven_days(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    with store.write() as conn:
+        assert issues.auto_ongoing(conn) == 0
+        week_ago = time.time() - 8 * 86400
+        conn.execute(t.groups.update().values(first_seen=week_ago, active_at=week_ago))
+        assert issues.auto_ongoing(conn) == 1
+    data = issue(h, project, group_id)
+    assert data["substatus"] == "ongoing"
+    assert data["activity"][0]["type"] == "auto_set_ongoing"
+    assert data["activity"][0]["data"] == {"after_days": 7}
+
+
+def test_release_and_environment_are_recorded(h: Harness, project: Project, store: Store) -> None:
+    send(h, project, release="shop@1.2.3", environment="production")
+    with store.read() as conn:
+        assert conn.execute(sa.select(t.releases.c.version)).scalars().all() == ["shop@1.2.3"]
+        assert conn.execute(sa.select(t.environments.c.name)).scalars().all() == ["production"]
+    data = issue(h, project, only_issue(store))
+    assert data["firstRelease"] == {"version": "shop@1.2.3"} and data["lastRelease"] == {
+        "version": "shop@1.2.3"
+    }
