@@ -22,12 +22,14 @@ from bughound.config import Settings
 from bughound.digest.pipeline import digest_records
 from bughound.spool.base import Spool, SpoolRecord
 from bughound.storage.digestion import write_batch
+from bughound.storage.issues import auto_ongoing
+from bughound.storage.lifecycle import AUTO_ONGOING_AFTER_DAYS
 from bughound.storage.retention import delete_expired
 from bughound.storage.store import Store
 
 log = logging.getLogger("bughound.worker")
 IDLE_SLEEP = 0.05  # seconds between polls of an empty spool
-RETENTION_EVERY = 3600.0
+RETENTION_EVERY = 3600.0  # also how often NEW/REGRESSED issues are checked for ONGOING
 
 
 class Worker:
@@ -119,6 +121,13 @@ class Worker:
                 )
         except Exception:
             log.exception("retention cleanup failed")
+        try:
+            with self.store.write() as conn:
+                changed = auto_ongoing(conn, now)
+            if changed:
+                log.info("%d issues became ongoing after %d days", changed, AUTO_ONGOING_AFTER_DAYS)
+        except Exception:
+            log.exception("the ongoing transition failed")
 
     def run_forever(self, parent_pid: int | None = None) -> None:
         self.acquire_lock()
