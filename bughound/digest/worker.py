@@ -22,14 +22,14 @@ from bughound.config import Settings
 from bughound.digest.pipeline import digest_records
 from bughound.spool.base import Spool, SpoolRecord
 from bughound.storage.digestion import write_batch
-from bughound.storage.issues import auto_ongoing
-from bughound.storage.lifecycle import AUTO_ONGOING_AFTER_DAYS
+from bughound.storage.issues import auto_ongoing, auto_resolve
 from bughound.storage.retention import delete_expired
 from bughound.storage.store import Store
 
 log = logging.getLogger("bughound.worker")
 IDLE_SLEEP = 0.05  # seconds between polls of an empty spool
-RETENTION_EVERY = 3600.0  # also how often NEW/REGRESSED issues are checked for ONGOING
+RETENTION_EVERY = 3600.0
+UPKEEP_EVERY = 600.0  # how often issues are checked for the ongoing and auto-resolve transitions
 
 
 class Worker:
@@ -39,6 +39,7 @@ class Worker:
         self.spool = spool
         self.stop = threading.Event()
         self._next_retention = 0.0
+        self._next_upkeep = 0.0
         self._lock_file: IO[str] | None = None
 
     def acquire_lock(self) -> None:
@@ -121,13 +122,20 @@ class Worker:
                 )
         except Exception:
             log.exception("retention cleanup failed")
+
+    def maybe_upkeep(self, now: float) -> None:
+        """The time-driven issue transitions: new/regressed -> ongoing, and auto-resolve."""
+        if now < self._next_upkeep:
+            return
+        self._next_upkeep = now + UPKEEP_EVERY
         try:
             with self.store.write() as conn:
-                changed = auto_ongoing(conn, now)
-            if changed:
-                log.info("%d issues became ongoing after %d days", changed, AUTO_ONGOING_AFTER_DAYS)
+                ongoing = auto_ongoing(conn, now)
+                resolved = auto_resolve(conn, now)
+            if ongoing or resolved:
+                log.info("%d issues became ongoing, %d were resolved by age", ongoing, resolved)
         except Exception:
-            log.exception("the ongoing transition failed")
+            log.exception("issue upkeep failed")
 
     def run_forever(self, parent_pid: int | None = None) -> None:
         self.acquire_lock()
@@ -140,6 +148,8 @@ class Worker:
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.info("parent process went away; stopping")
                 break
-            self.maybe_expire(time.time())
+            now = time.time()
+            self.maybe_expire(now)
+            self.maybe_upkeep(now)
             if self.run_once() == 0:
                 self.stop.wait(IDLE_SLEEP)

@@ -515,3 +515,40 @@ def auto_ongoing(conn: sa.Connection, now: float | None = None) -> int:
             at=now,
         )
     return len(rows)
+
+
+def auto_resolve(conn: sa.Connection, now: float | None = None) -> int:
+    """Resolve unresolved issues not seen for the project's `resolveAge` hours (Sentry's
+    auto-resolve, activity SET_RESOLVED_BY_AGE); returns how many were resolved."""
+    now = time.time() if now is None else now
+    p, g = t.projects.c, t.groups.c
+    resolved = 0
+    for project in conn.execute(sa.select(p.id, p.options).where(p.options.is_not(None))).all():
+        age = (project.options or {}).get("sentry:resolve_age")
+        if not isinstance(age, int) or isinstance(age, bool) or age <= 0:
+            continue
+        stale = (
+            conn.execute(
+                sa.select(g.id).where(
+                    g.project_id == project.id,
+                    g.status == int(Status.UNRESOLVED),
+                    g.last_seen < now - age * HOUR,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for group_id in stale:
+            conn.execute(
+                t.groups.update()
+                .where(g.id == group_id)
+                .values(
+                    status=int(Status.RESOLVED),
+                    substatus=None,
+                    resolved_at=now,
+                    status_details={"autoResolved": True},
+                )
+            )
+            record_activity(conn, project.id, group_id, Activity.SET_RESOLVED_BY_AGE, {"age": age}, at=now)
+        resolved += len(stale)
+    return resolved

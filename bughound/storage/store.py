@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from bughound.grouping.settings import DEFAULT_CONFIG_ID
 from bughound.storage import schema as t
 from bughound.storage.db import WRITE_OPTION
 
@@ -165,7 +166,11 @@ class Store:
             project_id = int(
                 conn.execute(
                     t.projects.insert().values(
-                        organization_id=org_id, slug=slug, name=slug, date_added=time.time()
+                        organization_id=org_id,
+                        slug=slug,
+                        name=slug,
+                        date_added=time.time(),
+                        grouping_config=DEFAULT_CONFIG_ID,  # pinned: a later default never regroups it
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
             )

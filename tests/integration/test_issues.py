@@ -378,3 +378,31 @@ def test_release_and_environment_are_recorded(h: Harness, project: Project, stor
     assert data["firstRelease"] == {"version": "shop@1.2.3"} and data["lastRelease"] == {
         "version": "shop@1.2.3"
     }
+
+
+def test_auto_resolve_by_age(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    with store.write() as conn:
+        conn.execute(
+            t.projects.update()
+            .where(t.projects.c.id == project.id)
+            .values(options={"sentry:resolve_age": 24})
+        )
+        assert issues.auto_resolve(conn) == 0
+        conn.execute(t.groups.update().values(last_seen=time.time() - 25 * 3600))
+        assert issues.auto_resolve(conn) == 1
+    data = issue(h, project, group_id)
+    assert (data["status"], data["statusDetails"]) == ("resolved", {"autoResolved": True})
+    assert data["activity"][0]["type"] == "set_resolved_by_age" and data["activity"][0]["data"] == {"age": 24}
+    send(h, project)  # a plain (age) resolution: the next event is a regression
+    assert issue(h, project, group_id)["substatus"] == "regressed"
+
+
+def test_worker_upkeep_runs_the_transitions(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    with store.write() as conn:
+        week_ago = time.time() - 8 * 86400
+        conn.execute(t.groups.update().values(first_seen=week_ago, active_at=week_ago))
+    h.worker.maybe_upkeep(time.time())
+    assert issue(h, project, only_issue(store))["substatus"] == "ongoing"

@@ -50,6 +50,8 @@ def upgrade() -> None:
     op.execute("UPDATE groups SET priority = 75 WHERE level IN ('fatal', 'error')")
     op.execute("UPDATE groups SET priority = 50 WHERE level = 'warning'")
     op.execute("UPDATE groups SET priority = 25 WHERE priority IS NULL")
+    # Projects created before Sentry's grouping keep the config their issues were made with.
+    op.execute("UPDATE projects SET grouping_config = 'bughound:legacy-0' WHERE grouping_config IS NULL")
     op.create_table(
         "group_resolutions",
         sa.Column("id", ID, autoincrement=True, nullable=False),
