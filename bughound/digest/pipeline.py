@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from bughound.digest.normalize import Context, normalize_event, parse_timestamp,
 from bughound.digest.scrub import scrub_event
 from bughound.digest.tags import derive_tags
 from bughound.grouping import GroupingResult, calculate
+from bughound.grouping.settings import ProjectGrouping
 from bughound.grouping.titles import message_of, metadata_for, title_for
 from bughound.ingest import envelope as envelope_format
 from bughound.ingest.categories import ITEM_CATEGORY, Outcome, item_quantities
@@ -131,7 +133,13 @@ def decompress(data: bytes) -> bytes:
 
 class _Digester:
     def __init__(
-        self, batch: DigestBatch, record: SpoolRecord, *, retention_days: int, max_json_depth: int
+        self,
+        batch: DigestBatch,
+        record: SpoolRecord,
+        *,
+        retention_days: int,
+        max_json_depth: int,
+        grouping: ProjectGrouping,
     ) -> None:
         meta = record.meta
         self.batch = batch
@@ -142,6 +150,7 @@ class _Digester:
         self.hour = hour_of(record.received)
         self.retention_days = retention_days
         self.max_json_depth = max_json_depth
+        self.grouping = grouping
 
     def outcome(
         self, category: str, outcome: Outcome, reason: str = "", quantity: int = 1, hour: int | None = None
@@ -371,12 +380,28 @@ class _Digester:
             self.outcome(category, Outcome.ACCEPTED, quantity=quantity)
 
 
+_DEFAULT_GROUPING = ProjectGrouping()
+
+
 def digest_records(
-    records: list[SpoolRecord], *, retention_days: int = 90, max_json_depth: int = 128
+    records: list[SpoolRecord],
+    *,
+    retention_days: int = 90,
+    max_json_depth: int = 128,
+    grouping: Mapping[int, ProjectGrouping] | None = None,
 ) -> DigestBatch:
+    """`grouping`: each project's grouping settings (a project missing from it gets the defaults)."""
     batch = DigestBatch()
+    settings = grouping or {}
     for record in records:
-        _Digester(batch, record, retention_days=retention_days, max_json_depth=max_json_depth).run()
+        project_id = int(record.meta.get("project_id") or 0)
+        _Digester(
+            batch,
+            record,
+            retention_days=retention_days,
+            max_json_depth=max_json_depth,
+            grouping=settings.get(project_id) or _DEFAULT_GROUPING,
+        ).run()
     return batch
 
 

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import IO
 
 import orjson
+import sqlalchemy as sa
 
 from bughound.config import Settings
-from bughound.digest.pipeline import digest_records
+from bughound.digest.pipeline import DigestBatch, digest_records
 from bughound.spool.base import Spool, SpoolRecord
 from bughound.storage.digestion import write_batch
 from bughound.storage.issues import auto_ongoing, auto_resolve
 from bughound.storage.retention import delete_expired
-from bughound.storage.store import Store
+from bughound.storage.store import Store, project_grouping
 
 log = logging.getLogger("bughound.worker")
 IDLE_SLEEP = 0.05  # seconds between polls of an empty spool
@@ -63,17 +64,21 @@ class Worker:
             with self.store.write() as conn:
                 records = self.spool.claim(conn, self.settings.digest_batch_size)
                 if records:
-                    batch = digest_records(
-                        records,
-                        retention_days=self.settings.retention_days,
-                        max_json_depth=self.settings.max_json_depth,
-                    )
-                    write_batch(conn, batch)
+                    write_batch(conn, self._digest(conn, records))
         except Exception:
             log.exception("digest of a batch failed; retrying its records one by one")
             return self._run_one_by_one()
         self.spool.after_commit(records)
         return len(records)
+
+    def _digest(self, conn: sa.Connection, records: list[SpoolRecord]) -> DigestBatch:
+        project_ids = {int(r.meta["project_id"]) for r in records if "project_id" in r.meta}
+        return digest_records(
+            records,
+            retention_days=self.settings.retention_days,
+            max_json_depth=self.settings.max_json_depth,
+            grouping=project_grouping(conn, project_ids),
+        )
 
     def _run_one_by_one(self) -> int:
         done = 0
@@ -87,9 +92,7 @@ class Worker:
                     record = claimed[0]
                     try:
                         with conn.begin_nested():
-                            write_batch(
-                                conn, digest_records(claimed, retention_days=self.settings.retention_days)
-                            )
+                            write_batch(conn, self._digest(conn, claimed))
                     except Exception:
                         log.exception("spool record %s cannot be digested; set aside", record.id)
                         self._set_aside(record)

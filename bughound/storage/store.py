@@ -10,14 +10,14 @@ import dataclasses
 import hashlib
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from bughound.grouping.settings import DEFAULT_CONFIG_ID
+from bughound.grouping.settings import DEFAULT_CONFIG_ID, ProjectGrouping
 from bughound.storage import schema as t
 from bughound.storage.db import WRITE_OPTION
 
@@ -80,6 +80,16 @@ def hash_token(token: str) -> str:
 def dsn(base_url: str, public_key: str, project_id: int) -> str:
     parts = urlsplit(base_url)
     return f"{parts.scheme}://{public_key}@{parts.netloc}{parts.path.rstrip('/')}/{project_id}"
+
+
+def project_grouping(conn: sa.Connection, project_ids: Iterable[int]) -> dict[int, ProjectGrouping]:
+    """The grouping settings of these projects (config pinned per project, rules, transition)."""
+    ids = sorted(set(project_ids))
+    if not ids:
+        return {}
+    p = t.projects.c
+    rows = conn.execute(sa.select(p.id, p.grouping_config, p.options).where(p.id.in_(ids)))
+    return {row.id: ProjectGrouping.from_row(row.grouping_config, row.options) for row in rows}
 
 
 class NotFound(LookupError):
