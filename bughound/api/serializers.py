@@ -396,7 +396,13 @@ def full_event(event: dict[str, Any], *, group_id: int | None, project_id: int) 
         out["culprit"] = event.get("culprit")
         out["dateCreated"] = iso(event.get("timestamp"))
         out["fingerprints"] = event.get("fingerprint_hashes") or []
-        out["groupingConfig"] = {"id": event.get("grouping_config") or "", "enhancements": ""}
+        config = event.get("grouping_config")
+        if not isinstance(config, dict):  # events stored before the config was a {id, enhancements} pair
+            config = {"id": config or "", "enhancements": ""}
+        out["groupingConfig"] = {
+            "id": config.get("id") or "",
+            "enhancements": config.get("enhancements") or "",
+        }
     return out
 
 

@@ -250,10 +250,9 @@ class _Digester:
         category = {"transaction": "transaction", "feedback": "feedback", "csp": "security"}.get(
             kind, "error"
         )
-        grouping = calculate(event) if kind in ("error", "default", "csp") else None
+        grouping = calculate(event, self.grouping) if kind in ("error", "default", "csp") else None
         if grouping is not None:
-            event["fingerprint_hashes"] = grouping.hashes
-            event["grouping_config"] = grouping.config
+            event = grouping.event  # with the in_app and fingerprint grouping decided
             event["culprit"] = grouping.culprit
             event["metadata"] = grouping.metadata
             event["title"] = grouping.title

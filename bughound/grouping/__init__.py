@@ -1,70 +1,84 @@
 """Stage 4: which issue an event belongs to, and how it is titled (pure, versioned).
 
-Everything the digest needs from grouping goes through `calculate()`. This is the
-temporary `bughound:legacy-0` config: it hashes the exception types and in-app frames (or the
-message) and honours client fingerprints; Sentry's own algorithm replaces it behind the same
-function (issue #3), with its config id stored beside every hash.
+Everything the digest needs from grouping goes through `calculate()`: it runs the grouping
+config pinned to the event's project (Sentry's `newstyle:2023-01-11` for new projects, see
+`engine.py`; `bughound:legacy-0` for projects older than it, see `legacy.py`) with the
+project's stack trace and fingerprint rules, and, while a project moves to a new config, the
+old one too: its hashes only find existing issues.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import logging
+import time
 from typing import Any
 
-from bughound.grouping.titles import culprit_for, exceptions_of, frames_of, metadata_for, title_for
+from bughound.grouping import engine, legacy
+from bughound.grouping.settings import DEFAULT_CONFIG_ID, LEGACY_CONFIG_ID, ProjectGrouping
+from bughound.grouping.titles import culprit_for, metadata_for, title_for
 
-CONFIG_ID = "bughound:legacy-0"
+log = logging.getLogger("bughound.grouping")
 
 
 @dataclasses.dataclass(frozen=True)
 class GroupingResult:
     config: str
-    hashes: list[str]
+    hashes: list[str]  # contributing hashes, primary first: they find or create the issue
     title: str
     culprit: str | None
     metadata: dict[str, Any]
+    event: dict[str, Any]  # the event as grouping left it (in_app by the rules, final fingerprint)
+    secondary_hashes: list[str] = dataclasses.field(default_factory=list)  # only find issues
 
 
-def _default_components(event: dict[str, Any]) -> list[str]:
-    values = exceptions_of(event)
-    if values:
-        parts: list[str] = []
-        for value in values:
-            parts.append(str(value.get("type") or ""))
-            frames = frames_of(value.get("stacktrace"))
-            in_app = [f for f in frames if f.get("in_app")] or frames
-            if in_app:
-                parts += [
-                    f"{f.get('module') or f.get('filename') or ''}:{f.get('function') or ''}" for f in in_app
-                ]
-            else:
-                parts.append(str(value.get("value") or ""))
-        return parts
-    logentry = event.get("logentry") or {}
-    message = logentry.get("message") or logentry.get("formatted")
-    if message:
-        return [str(message)]
-    return [str(event.get("transaction") or event.get("culprit") or "")]
+def known_config_ids() -> list[str]:
+    return sorted({*engine.known_config_ids(), LEGACY_CONFIG_ID})
 
 
-def _md5(parts: list[str]) -> str:
-    return hashlib.md5("\x00".join(parts).encode("utf-8", "replace")).hexdigest()
+def validate_rules(*, enhancements: str | None = None, fingerprinting: str | None = None) -> str | None:
+    """Why project rules are invalid (a message for a 400 response), or None."""
+    return engine.validate_rules(enhancements=enhancements, fingerprinting=fingerprinting)
 
 
-def calculate(event: dict[str, Any]) -> GroupingResult:
-    default = _default_components(event)
-    fingerprint = event.get("fingerprint")
-    if isinstance(fingerprint, list) and fingerprint:
-        parts: list[str] = []
-        for entry in fingerprint:
-            text = str(entry)
-            if text.replace(" ", "") in ("{{default}}",):
-                parts += default
-            else:
-                parts.append(text)
-        hashes = [_md5(parts)]
-    else:
-        hashes = [_md5(default)]
-    metadata = metadata_for(event)
-    return GroupingResult(CONFIG_ID, hashes, title_for(event, metadata), culprit_for(event), metadata)
+def run(
+    event: dict[str, Any], config_id: str, settings: ProjectGrouping
+) -> tuple[list[str], dict[str, Any], str | None]:
+    """(hashes, grouped event, title from a fingerprint rule) of one config."""
+    if config_id == LEGACY_CONFIG_ID:
+        return legacy.hashes(event), event, None
+    try:
+        grouping = engine.group(
+            event,
+            config_id,
+            project_enhancements=settings.enhancements,
+            project_fingerprinting=settings.fingerprinting,
+        )
+    except engine.UnknownConfig:
+        log.warning("unknown grouping config %r; grouping with %s", config_id, DEFAULT_CONFIG_ID)
+        return run(event, DEFAULT_CONFIG_ID, settings)
+    except ValueError:  # project rules saved before a stricter parser: group without them
+        if not (settings.enhancements or settings.fingerprinting):
+            raise
+        log.warning("invalid project grouping rules; grouping without them", exc_info=True)
+        return run(event, config_id, dataclasses.replace(settings, enhancements="", fingerprinting=""))
+    return grouping.hashes, grouping.event, grouping.title_override
+
+
+def calculate(
+    event: dict[str, Any], settings: ProjectGrouping | None = None, now: float | None = None
+) -> GroupingResult:
+    settings = settings or ProjectGrouping()
+    config_id = settings.config_id if settings.config_id in known_config_ids() else DEFAULT_CONFIG_ID
+    hashes, grouped, title_override = run(event, config_id, settings)
+    secondary: list[str] = []
+    old = settings.secondary(time.time() if now is None else now)
+    if old and old != config_id and old in known_config_ids():
+        secondary = [h for h in run(event, old, settings)[0] if h not in hashes]
+    metadata = metadata_for(grouped)
+    if title_override:
+        metadata["title"] = title_override
+    title = title_override or title_for(grouped, metadata)
+    grouped["fingerprint_hashes"] = hashes
+    grouped["grouping_config"] = {"id": config_id, "enhancements": settings.enhancements}
+    return GroupingResult(config_id, hashes, title, culprit_for(grouped), metadata, grouped, secondary)

@@ -104,6 +104,7 @@ def _assign_groups(conn: sa.Connection, events: list[PreparedEvent], stats: Writ
     for e in events:
         assert e.grouping is not None
         wanted[e.project_id].update(e.grouping.hashes)
+        wanted[e.project_id].update(e.grouping.secondary_hashes)
     for project_id, hashes in wanted.items():
         for chunk in _chunks(sorted(hashes)):
             rows = conn.execute(
@@ -113,8 +114,15 @@ def _assign_groups(conn: sa.Connection, events: list[PreparedEvent], stats: Writ
     assigned: dict[str, int] = {}
     for e in events:
         assert e.grouping is not None
+        # Any known hash decides, primary hashes first; a secondary hash (the project's previous
+        # grouping config, during a transition) only ever finds an existing issue.
         group_id = next(
-            (known[(e.project_id, x)] for x in e.grouping.hashes if (e.project_id, x) in known), None
+            (
+                known[(e.project_id, x)]
+                for x in (*e.grouping.hashes, *e.grouping.secondary_hashes)
+                if (e.project_id, x) in known
+            ),
+            None,
         )
         if group_id is None:
             group_id = _create_group(conn, e)

@@ -169,7 +169,9 @@ def test_node_sdk_events_are_stored_and_read_back(server: Server) -> None:
     assert message["message"] == "node says hello"
     assert {t["key"]: t["value"] for t in message["tags"]}["level"] == "warning"
     second = server.wait_for_event(ids["error2"])
-    assert second["groupID"] == error["groupID"]
+    # Thrown from one function but captured from two lines of main(), whose context lines
+    # contribute to Sentry's grouping of Node frames: two issues, as in Sentry.
+    assert second["groupID"] != error["groupID"]
 
 
 def test_sentry_cli_send_event(server: Server) -> None:
