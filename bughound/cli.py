@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import orjson
 
 from bughound.config import Settings
+from bughound.grouping.settings import DEFAULT_CONFIG_ID
 from bughound.storage.db import MigrationsPending, check_migrated, create_engine, migrate
 from bughound.storage.store import ALL_SCOPES, ROLES, NotFound, Store
 
@@ -342,6 +344,64 @@ def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) 
         {"id": project_id, "org": org_slug, "slug": slug, "dsn": store.project_dsn(settings.url, project_id)},
         as_json,
     )
+
+
+@cli.command("grouping-info")
+@click.option(
+    "--config",
+    "config_id",
+    envvar="BUGHOUND_GROUPING_CONFIG",
+    show_envvar=True,
+    default=DEFAULT_CONFIG_ID,
+    show_default=True,
+    help="Grouping config id.",
+)
+@click.option(
+    "--enhancements",
+    envvar="BUGHOUND_GROUPING_ENHANCEMENTS",
+    show_envvar=True,
+    type=click.File("r"),
+    help="A file of project stack trace rules (Sentry's syntax).",
+)
+@click.option(
+    "--fingerprinting",
+    envvar="BUGHOUND_FINGERPRINTING_RULES",
+    show_envvar=True,
+    type=click.File("r"),
+    help="A file of project fingerprint rules (Sentry's syntax).",
+)
+@click.argument("event_file", metavar="FILE", type=click.File("rb"))
+def grouping_info_cmd(config_id: str, enhancements: Any, fingerprinting: Any, event_file: Any) -> None:
+    """Print how an event would be grouped (Sentry's grouping-info JSON).
+
+    FILE is an event's JSON as an SDK sends it (`-` for standard input). It is normalized as the
+    digest would, then grouped with the same code; nothing is stored or sent anywhere.
+    """
+    from bughound.digest.normalize import Context, normalize_event
+    from bughound.grouping import grouping_info, known_config_ids, validate_rules
+    from bughound.grouping.settings import ProjectGrouping
+
+    try:
+        event = orjson.loads(event_file.read())
+    except orjson.JSONDecodeError as exc:
+        raise click.ClickException(f"{event_file.name}: not JSON: {exc}") from None
+    if not isinstance(event, dict):
+        raise click.ClickException(f"{event_file.name}: an event is a JSON object")
+    if config_id not in known_config_ids():
+        raise click.BadParameter(
+            f"unknown config; known: {', '.join(known_config_ids())}", param_hint="--config"
+        )
+    settings = ProjectGrouping(
+        config_id=config_id,
+        enhancements=enhancements.read() if enhancements else "",
+        fingerprinting=fingerprinting.read() if fingerprinting else "",
+    )
+    problem = validate_rules(enhancements=settings.enhancements, fingerprinting=settings.fingerprinting)
+    if problem:
+        raise click.ClickException(problem)
+    normalized = normalize_event(event, Context(received=time.time(), project_id=0, key_id=0))
+    info = grouping_info(normalized, settings, config_id)
+    click.echo(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
 
 
 def main() -> None:

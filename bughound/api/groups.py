@@ -45,8 +45,9 @@ def user(row: Any) -> dict[str, Any] | None:
         "name": row.name or row.email,
         "username": row.email,
         "email": row.email,
-        "avatarUrl": None,
+        "avatarUrl": "",
         "isActive": bool(row.is_active),
+        "isSuspended": False,
         "hasPasswordAuth": False,
         "isManaged": False,
         "dateJoined": iso(row.date_joined),
@@ -57,7 +58,7 @@ def user(row: Any) -> dict[str, Any] | None:
         "isStaff": False,
         "experiments": {},
         "emails": [{"id": str(row.id), "email": row.email, "is_verified": True}],
-        "avatar": {"avatarType": "letter_avatar", "avatarUuid": None, "avatarUrl": None},
+        "avatar": {"avatarType": "letter_avatar", "avatarUuid": None, "avatarUrl": ""},
     }
 
 
@@ -87,7 +88,8 @@ def _ignore_details(conn: sa.Connection, group: Any, now: float) -> tuple[dict[s
             if not snooze.window
             else snooze.count
         )
-        details["ignoreWindow"] = snooze.window
+        if snooze.window:
+            details["ignoreWindow"] = snooze.window
     if snooze.until is not None:
         details["ignoreUntil"] = iso(snooze.until)
     if snooze.user_count:
@@ -96,7 +98,8 @@ def _ignore_details(conn: sa.Connection, group: Any, now: float) -> tuple[dict[s
             if not snooze.user_window
             else snooze.user_count
         )
-        details["ignoreUserWindow"] = snooze.user_window
+        if snooze.user_window:
+            details["ignoreUserWindow"] = snooze.user_window
     actor_id = row._mapping["actor_id"]
     details["actor"] = user(q.user_by_id(conn, actor_id)) if actor_id else None
     return details, True
@@ -178,6 +181,9 @@ def base(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
         "userCount": figures.user_count,
         "firstSeen": iso(group.first_seen),
         "lastSeen": iso(group.last_seen),
+        "seerFixabilityScore": None,  # Sentry's AI fields: no such service here
+        "seerAutofixLastTriggered": None,
+        "seerExplorerAutofixLastTriggered": None,
     }
 
 

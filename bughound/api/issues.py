@@ -283,10 +283,12 @@ class IssueApi:
             details = issues.set_resolved(
                 conn, group, actor, in_release=update.in_release, in_next_release=update.in_next_release
             )
-            delta.update(status="resolved", statusDetails=details, substatus=None, inbox=None)
+            # Sentry's code answers `"inbox": null` (and no substatus) here; its OpenAPI spec types
+            # `inbox` as a boolean and `substatus` as a string: leaving both out satisfies both.
+            delta.update(status="resolved", statusDetails=details)
         elif update.status == "unresolved":
             issues.set_unresolved(conn, group, actor)
-            delta.update(status="unresolved", statusDetails={}, substatus="ongoing", inbox=None)
+            delta.update(status="unresolved", statusDetails={}, substatus="ongoing")
         elif update.status == "ignored":
             assert update.ignore is not None
             details = issues.set_ignored(conn, group, actor, update.ignore)
@@ -295,7 +297,6 @@ class IssueApi:
                 status="ignored",
                 statusDetails={**details, "actor": serialize.user(q.user_by_id(conn, actor))},
                 substatus=serialize.SUBSTATUS_NAMES[SubStatus(row.substatus)],
-                inbox=None,
             )
         if update.assign:
             user, team = assignee

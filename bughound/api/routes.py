@@ -17,10 +17,13 @@ from bughound.api.auth import authenticate, require_scope
 from bughound.api.errors import ApiError, forbidden, not_found
 from bughound.api.issues import IssueApi
 from bughound.api.pagination import offset_links, parse_cursor, parse_per_page
+from bughound.api.projects import ProjectApi
 from bughound.api.timeparams import time_window
 from bughound.config import Settings
 from bughound.digest.pipeline import decompress
-from bughound.storage.store import NotFound, Store
+from bughound.grouping import grouping_info
+from bughound.grouping.settings import ProjectGrouping
+from bughound.storage.store import NotFound, Store, project_grouping
 
 EVENT_READ = ("event:read", "event:write", "event:admin", "project:read", "project:write", "project:admin")
 _EVENT_ID = re.compile(r"^(?:\d+|[A-Fa-f0-9]{32})$")
@@ -44,7 +47,9 @@ class WebApi:
             Route("/api/0/", self.index),
             Route("/api/0/projects/{org}/{project}/events/", self.project_events),
             Route("/api/0/projects/{org}/{project}/events/{event_id}/", self.project_event),
+            Route("/api/0/projects/{org}/{project}/events/{event_id}/grouping-info/", self.grouping_info),
             *IssueApi(self.settings, self.store).routes(),
+            *ProjectApi(self.settings, self.store).routes(),
         ]
 
     async def index(self, request: Request) -> Response:
@@ -126,6 +131,28 @@ class WebApi:
         out["nextEventID"] = next_id
         out["previousEventID"] = prev_id
         return json_response(out)
+
+    async def grouping_info(self, request: Request) -> Response:
+        """How the event was grouped, recomputed with the config and rules stored with it."""
+        event_id = request.path_params["event_id"]
+        if not _EVENT_ID.match(event_id):
+            return Response(status_code=404)
+        project = await self._project(request, EVENT_READ)
+        row = (
+            None
+            if event_id.isdigit()
+            else await to_thread.run_sync(self.store.get_event, project.id, event_id.lower())
+        )
+        if row is None:
+            raise ApiError(404, "Event not found")
+        if row.group_id is None:
+            raise ApiError(404, "Grouping info is only available for error and default events")
+        settings = await to_thread.run_sync(self._project_grouping, project.id)
+        return json_response(grouping_info(_load(row), settings))
+
+    def _project_grouping(self, project_id: int) -> ProjectGrouping:
+        with self.store.read() as conn:
+            return project_grouping(conn, [project_id]).get(project_id) or ProjectGrouping()
 
     def _user_report(self, project_id: int, event_id: str) -> dict[str, Any] | None:
         report = self.store.user_report(project_id, event_id)

@@ -82,3 +82,46 @@ def calculate(
     grouped["fingerprint_hashes"] = hashes
     grouped["grouping_config"] = {"id": config_id, "enhancements": settings.enhancements}
     return GroupingResult(config_id, hashes, title, culprit_for(grouped), metadata, grouped, secondary)
+
+
+def grouping_info(
+    event: dict[str, Any], settings: ProjectGrouping, config_id: str | None = None
+) -> dict[str, Any]:
+    """What Sentry's grouping-info endpoint returns for `event`: `{"grouping_config": id,
+    "variants": {key: {contributes, hash, hint, key, type, description, component, ...}}}`.
+
+    A stored event is regrouped with the config and stack trace rules stored with it (its
+    fingerprint already is what the rules made of it); `config_id` overrides the config."""
+    stored = event.get("grouping_config")
+    stored_id = stored.get("id") if isinstance(stored, dict) else stored
+    enhancements = stored.get("enhancements") if isinstance(stored, dict) else None
+    config = config_id or stored_id or settings.config_id
+    if config == LEGACY_CONFIG_ID:
+        return _legacy_info(event)
+    grouping = engine.group(
+        event,
+        config,
+        project_enhancements=enhancements if enhancements is not None else settings.enhancements,
+        project_fingerprinting=settings.fingerprinting,
+    )
+    stored_hashes = event.get("fingerprint_hashes")
+    return grouping.grouping_info(stored_hashes=stored_hashes if isinstance(stored_hashes, list) else None)
+
+
+def _legacy_info(event: dict[str, Any]) -> dict[str, Any]:
+    (value,) = legacy.hashes(event)
+    return {
+        "grouping_config": LEGACY_CONFIG_ID,
+        "variants": {
+            "legacy": {
+                "contributes": True,
+                "hash": value,
+                "hashMismatch": value not in (event.get("fingerprint_hashes") or [value]),
+                "hint": None,
+                "key": "legacy",
+                "type": "fallback",
+                "description": "Bughound's grouping before Sentry's (exception types and in-app frames)",
+                "values": [],
+            }
+        },
+    }

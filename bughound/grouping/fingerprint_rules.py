@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -95,11 +95,26 @@ class FingerprintMatcher:
     pattern: str
     negated: bool = False
     regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    # `matches`, specialized for the common plain-glob keys
+    check: Callable[[Mapping[str, Any]], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         path = self.key in ("path", "package", "release")
         ignorecase = self.key in ("message", "level", "value") or self.key.startswith("thread")
         object.__setattr__(self, "regex", _compile(self.pattern, path=path, ignorecase=ignorecase))
+        object.__setattr__(self, "check", self._checker())
+
+    def _checker(self) -> Callable[[Mapping[str, Any]], bool]:
+        key, negated = self.key, self.negated
+        if key in ("path", "message", "package", "release", "family", "sdk", "app") or self.regex is None:
+            return self.matches
+        match = self.regex.match
+
+        def check(values: Mapping[str, Any]) -> bool:
+            value = values.get(key)
+            return (isinstance(value, str) and match(value) is not None) is not negated
+
+        return check
 
     @property
     def kind(self) -> str:
@@ -157,6 +172,10 @@ class FingerprintRule:
     )
     families: frozenset[str] | None = field(init=False, repr=False, compare=False, default=None)
     tags: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
+    # `kinds` without the positive family matchers, which `families` decides
+    checked: tuple[tuple[str, tuple[FingerprintMatcher, ...]], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     @property
     def text(self) -> str:
@@ -194,15 +213,33 @@ class FingerprintRule:
                 if "all" not in flags:
                     families = flags if families is None else families & flags
         object.__setattr__(self, "families", families)
+        checked = []
+        for kind, matchers in self.kinds:
+            if kind == "family":
+                matchers = tuple(m for m in matchers if m.negated)
+            if matchers:
+                checked.append((kind, matchers))
+        object.__setattr__(self, "checked", tuple(checked))
         # Another: the tags that positive `tags.NAME` matchers need to be present
         tags = frozenset(m.key[5:] for m in self.matchers if m.kind == "tags" and not m.negated)
         object.__setattr__(self, "tags", tags)
 
-    def test(self, store: _EventValues) -> bool:
-        return all(
-            any(all(m.matches(values) for m in matchers) for values in store.get(kind))
-            for kind, matchers in self.kinds
-        )
+    def test(self, store: _EventValues, event_family: str) -> bool:
+        """Whether the rule matches: for each kind, all its matchers match one same item."""
+        if self.families is not None and event_family not in self.families:
+            return False
+        for kind, matchers in self.checked:
+            items = store.get(kind)
+            if len(matchers) == 1:
+                if not any(map(matchers[0].check, items)):
+                    return False
+                continue
+            for values in items:
+                if all(m.check(values) for m in matchers):
+                    break
+            else:
+                return False
+        return True
 
 
 def _make_matcher(key: str, pattern: str, negated: bool) -> FingerprintMatcher:
@@ -418,7 +455,7 @@ class _EventValues:
     def get(self, kind: str) -> list[dict[str, Any]]:
         found = self._cache.get(kind)
         if found is None:
-            found = self._cache[kind] = getattr(self, "_" + kind)()
+            found = self._cache[kind] = _KINDS[kind](self)
         return found
 
     def _messages(self) -> list[dict[str, Any]]:
@@ -430,12 +467,9 @@ class _EventValues:
         return [info] if info else []
 
     def _exceptions(self) -> list[dict[str, Any]]:
+        # The exceptions themselves: the matchers of this kind only read `type` and `value`
         values = _path(self.event, "exception", "values")
-        return [
-            {"type": e.get("type"), "value": e.get("value")}
-            for e in (values if isinstance(values, list) else [])
-            if isinstance(e, dict)
-        ]
+        return [e for e in values if isinstance(e, dict)] if isinstance(values, list) else []
 
     def _frames(self) -> list[dict[str, Any]]:
         platform = self.event.get("platform")
@@ -465,7 +499,8 @@ class _EventValues:
         return out
 
     def _toplevel(self) -> list[dict[str, Any]]:
-        return [*self._messages(), *self._exceptions()]
+        exceptions = [{"value": e.get("value")} for e in self.get("exceptions")]
+        return [*self._messages(), *exceptions]
 
     def _tags(self) -> list[dict[str, Any]]:
         pairs = _tag_pairs(self.event)
@@ -488,6 +523,18 @@ class _EventValues:
         return [{"release": self.event.get("release")}]
 
 
+_KINDS: dict[str, Callable[[_EventValues], list[dict[str, Any]]]] = {
+    "toplevel": _EventValues._toplevel,
+    "log_info": _EventValues._log_info,
+    "exceptions": _EventValues._exceptions,
+    "frames": _EventValues._frames,
+    "tags": _EventValues._tags,
+    "sdk": _EventValues._sdk,
+    "family": _EventValues._family,
+    "release": _EventValues._release,
+}
+
+
 def _tag_pairs(event: Mapping[str, Any]) -> list[Any]:
     tags = event.get("tags")
     return tags if isinstance(tags, list) else []
@@ -501,7 +548,7 @@ def match_rules(rules: Sequence[FingerprintRule], event: Mapping[str, Any]) -> F
     tag_names: set[Any] | None = None
     for rule in rules:
         if rule.families is not None and event_family not in rule.families:
-            continue
+            continue  # (a cheap early exit; `test` checks it too)
         if rule.tags:
             if tag_names is None:
                 pairs = _tag_pairs(event)
@@ -514,7 +561,7 @@ def match_rules(rules: Sequence[FingerprintRule], event: Mapping[str, Any]) -> F
                 continue
         if store is None:
             store = _EventValues(event)
-        if rule.test(store):
+        if rule.test(store, event_family):
             return rule
     return None
 

@@ -45,26 +45,30 @@ def _text(value: Any) -> Any:
 def _exception(prepared: Prepared, exception: Any) -> Any:
     if not isinstance(exception, dict):
         return None
-    mechanism = exception.get("mechanism")
+    get = exception.get
+    mechanism = get("mechanism")
     mechanism_key = None
     if isinstance(mechanism, dict):
-        meta = mechanism.get("meta")
+        m = mechanism.get
+        meta = m("meta")
         ns_error = meta.get("ns_error") if isinstance(meta, dict) else None
         mechanism_key = (
-            mechanism.get("synthetic"),
-            mechanism.get("exception_id"),
-            mechanism.get("parent_id"),
-            mechanism.get("is_exception_group"),
-            mechanism.get("source"),
-            mechanism.get("type"),
+            m("synthetic"),
+            m("exception_id"),
+            m("parent_id"),
+            m("is_exception_group"),
+            m("source"),
+            m("type"),
             (ns_error.get("domain"), ns_error.get("code")) if isinstance(ns_error, dict) else None,
         )
+    stacktrace = get("stacktrace")
+    stack = prepared.stacks.get(id(stacktrace)) if stacktrace is not None else None
     return (
-        exception.get("type"),
-        _text(exception.get("value")),
-        exception.get("module"),
+        get("type"),
+        _text(get("value")),
+        get("module"),
         mechanism_key,
-        _stack(prepared, exception.get("stacktrace")),
+        stack if stack is not None else _stack(prepared, stacktrace),
     )
 
 
@@ -87,7 +91,8 @@ def _reports(event: dict[str, Any]) -> Any:
 
 
 def strategy_inputs(prepared: Prepared, config_id: str) -> tuple[Any, ...]:
-    """The key; raises TypeError when a value is not hashable (then the caller does not cache)."""
+    """The key. It may hold an unhashable value: using it as a dict key then raises TypeError,
+    and the caller does not cache."""
     event = prepared.event
     get = event.get
     platform = get("platform")
@@ -135,7 +140,6 @@ def strategy_inputs(prepared: Prepared, config_id: str) -> tuple[Any, ...]:
         get("checksum"),
         fingerprint_key,
     )
-    hash(key)
     return key
 
 

@@ -44,3 +44,38 @@ def test_events_of_every_sample_match_the_spec(h: Harness, store: Store) -> None
     for event in listing.json():
         detail = h.api(project, f"/api/0/projects/acme/web/events/{event['eventID']}/")
         validate("getProjectEvent", detail.json())
+
+
+def test_issue_project_and_hashes_match_the_spec(h: Harness, store: Store) -> None:
+    project = make_project(store)
+    for name in sample_dirs():
+        replay(h, project, shared_path("sdk-samples", name))
+    h.digest()
+    auth = {"Authorization": f"Bearer {project.token}"}
+    listing = h.api(project, "/api/0/projects/acme/web/events/").json()
+    group_ids = sorted({event["groupID"] for event in listing if event["groupID"]})
+    assert len(group_ids) >= 5
+    for group_id in group_ids:
+        validate(
+            "getOrganizationIssue", h.api(project, f"/api/0/organizations/acme/issues/{group_id}/").json()
+        )
+        validate(
+            "listOrganizationIssueHashes",
+            h.api(project, f"/api/0/organizations/acme/issues/{group_id}/hashes/").json(),
+        )
+    first = group_ids[0]
+    for body in (
+        {"status": "resolved"},
+        {"status": "ignored", "statusDetails": {"ignoreCount": 5}},
+        {"status": "unresolved", "assignedTo": f"user:{project.user_id}"},
+    ):
+        updated = h.client.put(f"/api/0/organizations/acme/issues/{first}/", json=body, headers=auth)
+        assert updated.status_code == 200, updated.text
+        validate("updateOrganizationIssue", updated.json())
+        bulk = h.client.put(f"/api/0/organizations/acme/issues/?id={first}", json=body, headers=auth)
+        validate("updateOrganizationIssues", bulk.json())
+    validate("getProject", h.api(project, "/api/0/projects/acme/web/").json())
+    updated_project = h.client.put(
+        "/api/0/projects/acme/web/", json={"fingerprintingRules": "type:X -> x"}, headers=auth
+    )
+    validate("updateProject", updated_project.json())

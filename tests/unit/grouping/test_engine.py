@@ -190,7 +190,7 @@ def _exc(type: str, eid: int, parent: int | None = None, group: bool = False) ->
     return {"type": type, "value": type.lower(), "mechanism": mechanism}
 
 
-def _types(event: dict[str, Any]) -> tuple[list[str], Any]:
+def _types(event: list[dict[str, Any]]) -> tuple[list[str], Any]:
     g = grouped({"platform": "javascript", "exception": {"values": event}})
     return [c["values"][0] for c in find_all(tree(g, "app"), "type")], g.event.get("main_exception_id")
 

@@ -175,3 +175,17 @@ def test_caches_never_change_a_result(
     warm = _summary(second, **kwargs)
     assert warm == fresh
     assert _summary(second, **kwargs) == fresh
+
+
+@PROPERTY_SETTINGS
+@given(event=grouping_events, rules=project_rules, fingerprinting=fingerprint_rules)
+def test_regrouping_the_returned_event_gives_the_same_hashes(
+    event: dict[str, Any], rules: str, fingerprinting: str
+) -> None:
+    """The digest stores `Grouping.event`; the grouping-info endpoint regroups that stored event."""
+    kwargs = {"project_enhancements": rules, "project_fingerprinting": fingerprinting}
+    first = group(normalize_event(event, CTX), **kwargs)
+    again = group(first.event, **kwargs)
+    assert again.hashes == first.hashes
+    # (only the record of the client fingerprint differs: the rule's became the event's)
+    assert {**again.event, "_fingerprint_info": None} == {**first.event, "_fingerprint_info": None}

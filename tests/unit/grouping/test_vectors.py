@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bughound.grouping import component, enhancements, frame, parameterization, strategies
+from bughound.grouping.engine import group
+from bughound.grouping.fingerprint_rules import rules_text_from_json
 from tests.unit.grouping.vector_adapter import group_vector_input
 
 VECTORS = Path(__file__).resolve().parents[4] / "shared" / "grouping-vectors" / "newstyle@2023_01_11"
@@ -131,3 +133,19 @@ def test_variant_hints_and_contributing_components() -> None:
     assert not wrong
     assert checked >= 40
     assert components >= 140
+
+
+@pytest.mark.skipif(not CASES, reason=SKIP_REASON)
+@pytest.mark.parametrize("case", CASES)
+def test_regrouping_the_returned_event_is_stable(case: str) -> None:
+    data = _load(case)
+    first = group_vector_input(data["input"], data["config"])
+    harness = data["input"].get("_grouping") or {}
+    fingerprinting = rules_text_from_json(data["input"].get("_fingerprinting_rules") or [])
+    again = group(
+        first.event,
+        data["config"],
+        project_enhancements=harness.get("enhancements", ""),
+        project_fingerprinting=fingerprinting,
+    )
+    assert again.hashes == first.hashes
