@@ -167,6 +167,8 @@ def _exception_values(event: dict[str, Any]) -> list[Any]:
     exception = event.get("exception")
     if isinstance(exception, list):  # legacy: a bare list of values
         exception = event["exception"] = {"values": exception}
+    elif isinstance(exception, dict) and "values" not in exception and exception:
+        exception = event["exception"] = {"values": [exception]}  # one bare exception (Relay's Values)
     if isinstance(exception, dict):
         values = exception.get("values")
         if isinstance(values, list):

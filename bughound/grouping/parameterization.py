@@ -7,10 +7,13 @@ the first listed alternative that matches wins. Sentry edits this list in place 
 versioned with the grouping config), so ours is frozen here as `PATTERNS_2025_10` and a later
 config would add a new list rather than change this one.
 
-Idempotence: the output of `parameterize` is a fixed point of `parameterize` (placeholders
-contain no digits, and `<`/`>` around them only ever add non-word boundaries next to text that
-already failed to match); `tests/unit/grouping/test_parameterization.py` checks it with
-Hypothesis.
+Idempotence: the output is a fixed point of `normalize_message` unless a pattern that failed
+only because a word character adjoined it (a `\b` or a lookbehind) can match once that
+character became part of a placeholder: `-0::` -> `<int>::` -> `<int><ip>`, `1:000` ->
+`<date>0` -> `<date><int>`, `0s0s` -> `0s<duration>` -> `<duration><duration>`. Sentry's regex
+behaves the same and its hashes depend on it, so this is kept; `tests/unit/grouping/
+test_parameterization.py` checks with Hypothesis that whatever still matches in an output sits
+right next to a placeholder.
 """
 
 from __future__ import annotations

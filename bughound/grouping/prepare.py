@@ -191,15 +191,14 @@ class _Preparer:
         self.prepared = Prepared(dict(event))
         self.cache: dict[Any, PreparedStack] = enhancements.stack_cache
 
-    def stacktrace(self, holder: dict[str, Any], key: str, exception: dict[str, Any] | None) -> None:
-        """Prepare `holder[key]` (a stacktrace) in place; `holder` is already our own copy."""
-        stacktrace = holder.get(key)
+    def stacktrace(self, stacktrace: Any, is_raw: bool, exception: dict[str, Any] | None) -> Any:
+        """The prepared `stacktrace`: itself when grouping changes none of its frames (it is
+        shared with the input event, which nobody modifies), else a copy with changed frames."""
         if not isinstance(stacktrace, dict):
-            return
+            return stacktrace
         frames = stacktrace.get("frames")
         if not isinstance(frames, list) or not frames:
-            return
-        is_raw = key == "raw_stacktrace"
+            return stacktrace
         exc = ExceptionData.of(exception) if self.enhancements.reads_exceptions else NO_EXCEPTION
         platform = self.platform
         cache_key: Any = None
@@ -223,8 +222,10 @@ class _Preparer:
                 if len(self.cache) >= _CACHE_LIMIT:
                     self.cache.clear()
                 self.cache[cache_key] = prepared
+        stacks = self.prepared.stacks
         if prepared.unchanged:
-            final = frames  # shared with the input event, which we never modify
+            # (a stack trace object the event holds twice gets a copy, to be told apart by id)
+            result = stacktrace if id(stacktrace) not in stacks else dict(stacktrace)
         else:
             final = []
             changes = iter(prepared.changes)
@@ -237,9 +238,22 @@ class _Preparer:
                             old = frame.get("data")
                             frame["data"] = {**old, **data} if isinstance(old, dict) else dict(data)
                 final.append(frame)
-        copy = {**stacktrace, "frames": final}
-        holder[key] = copy
-        self.prepared.stacks[id(copy)] = prepared
+            result = {**stacktrace, "frames": final}
+        stacks[id(result)] = prepared
+        return result
+
+    def holder(self, holder: Any, exception: bool) -> Any:
+        """An exception or thread with its stack traces prepared (itself if none changed)."""
+        if not isinstance(holder, dict):
+            return holder
+        updates = {}
+        for key, is_raw in (("stacktrace", False), ("raw_stacktrace", True)):
+            if key in holder:
+                old = holder[key]
+                new = self.stacktrace(old, is_raw, holder if exception and not is_raw else None)
+                if new is not old:
+                    updates[key] = new
+        return {**holder, **updates} if updates else holder
 
     def _prepare(self, frames: list[Any], is_raw: bool, exc: ExceptionData) -> PreparedStack:
         fixed: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
@@ -260,32 +274,15 @@ class _Preparer:
 
     def run(self) -> Prepared:
         event = self.prepared.event
-        exception = event.get("exception")
-        values = exception.get("values") if isinstance(exception, dict) else None
-        if isinstance(values, list):
-            new_values: list[Any] = []
-            for value in values:
-                if isinstance(value, dict) and (value.get("stacktrace") or value.get("raw_stacktrace")):
-                    value = dict(value)
-                    self.stacktrace(value, "stacktrace", value)
-                    if "raw_stacktrace" in value:
-                        self.stacktrace(value, "raw_stacktrace", None)
-                new_values.append(value)
-            event["exception"] = {**exception, "values": new_values}  # type: ignore[dict-item]
+        for key, is_exception in (("exception", True), ("threads", False)):
+            container = event.get(key)
+            values = container.get("values") if isinstance(container, dict) else None
+            if isinstance(values, list):
+                new_values = [self.holder(value, is_exception) for value in values]
+                if any(new is not old for new, old in zip(new_values, values, strict=True)):
+                    event[key] = {**container, "values": new_values}  # type: ignore[dict-item]
         if isinstance(event.get("stacktrace"), dict):
-            self.stacktrace(event, "stacktrace", None)
-        threads = event.get("threads")
-        thread_values = threads.get("values") if isinstance(threads, dict) else None
-        if isinstance(thread_values, list):
-            new_threads: list[Any] = []
-            for thread in thread_values:
-                if isinstance(thread, dict) and (thread.get("stacktrace") or thread.get("raw_stacktrace")):
-                    thread = dict(thread)
-                    self.stacktrace(thread, "stacktrace", None)
-                    if "raw_stacktrace" in thread:
-                        self.stacktrace(thread, "raw_stacktrace", None)
-                new_threads.append(thread)
-            event["threads"] = {**threads, "values": new_threads}  # type: ignore[dict-item]
+            event["stacktrace"] = self.stacktrace(event["stacktrace"], False, None)
         return self.prepared
 
 

@@ -827,3 +827,9 @@ def test_normalize_is_idempotent(payload: dict[str, Any], ctx: Context, item_typ
     assume(not (once["type"] == "error" and "exception" not in once))
     twice = normalize_event(copy.deepcopy(once), ctx, item_type)
     assert twice == once
+
+
+def test_a_bare_exception_object_is_one_value() -> None:
+    # Relay reads `exception` as Values<Exception>: a list, {"values": [...]}, or one exception.
+    event = norm({"exception": {"type": "ValueError", "value": "bad"}})
+    assert event["exception"] == {"values": [{"type": "ValueError", "value": "bad"}]}

@@ -99,12 +99,42 @@ def test_pruned_alternation_equals_the_full_one(text: str) -> None:
     assert parameterize(text) == _FULL.sub(lambda m: f"<{m.lastgroup}>", text)
 
 
+_PLACEHOLDER = re.compile(r"<[a-z_0-9]+>")
+_ENDS_WITH_PLACEHOLDER = re.compile(r"<[a-z_0-9]+>\Z")
+
+
 @PROPERTY_SETTINGS
 @given(messageish)
-def test_parameterization_is_idempotent(text: str) -> None:
+def test_parameterization_is_idempotent_except_next_to_a_new_placeholder(text: str) -> None:
+    """normalize(normalize(x)) == normalize(x) unless something in the output still matches,
+    and anything that does sits right next to a placeholder: it failed only because a word
+    character adjoined it, which the first pass turned into `<...>` (Sentry's regex does the
+    same; its hashes depend on it)."""
     once = normalize_message(text)
-    assert normalize_message(once) == once
-    assert parameterize(parameterize(text)) == parameterize(text)
+    leftovers = list(_FULL.finditer(once))
+    for match in leftovers:
+        before = _ENDS_WITH_PLACEHOLDER.search(once[: match.start()])
+        after = _PLACEHOLDER.match(once, match.end())
+        assert before or after, (once, match.group(0))
+    if not leftovers:
+        assert normalize_message(once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        ("-0::", ["<int>::", "<int><ip>"]),  # `::` is refused after `0`, accepted after `>`
+        ("port -0::1", ["port <int>::<int>", "port <int><ip><int>"]),
+        ("1:000", ["<date>0", "<date><int>"]),  # the clock takes `1:00`; `0` then stands alone
+        ("0s0s0s", ["0s0s<duration>", "0s<duration><duration>", "<duration><duration><duration>"]),
+    ],
+)
+def test_where_sentrys_parameterization_is_not_idempotent(text: str, passes: list[str]) -> None:
+    for expected in passes:
+        text = normalize_message(text)
+        assert text == expected
+    assert normalize_message(text) == text
+    assert normalize_message("port 0::1") == "port <ip>"
 
 
 def test_placeholders_are_plain() -> None:

@@ -3,8 +3,8 @@ goes through our normalization and `group()`, and its contributing hashes must b
 
 from __future__ import annotations
 
+import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,24 +12,36 @@ import pytest
 from bughound.grouping import component, enhancements, frame, parameterization, strategies
 from bughound.grouping.engine import group
 from bughound.grouping.fingerprint_rules import rules_text_from_json
+from tests.conftest import SHARED
 from tests.unit.grouping.vector_adapter import group_vector_input
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "grouping-vectors" / "newstyle@2023_01_11"
+VECTORS = SHARED / "grouping-vectors" / "newstyle@2023_01_11"
 CASES = sorted(p.stem for p in VECTORS.glob("*.json")) if VECTORS.exists() else []
 SKIP_REASON = f"{VECTORS} is absent (Sentry's grouping test vectors live in ../shared)"
 
-# Cases we cannot reproduce, and why (each is checked: it must still fail, see xfail_strict).
+# Cases we cannot reproduce as given, and why (each is checked: it must still fail, see
+# xfail_strict; `test_known_failures_pass_once_their_input_is_corrected` checks each cause).
 KNOWN_FAILURES = {
-    # The input's `exception` is a bare exception object. Relay accepts that as a one-element
-    # `values` list; our `normalize_event` drops it, so grouping sees no exception at all.
-    "exception_compute_hashes": "normalize_event drops a bare (non-`values`) exception object",
-    # The input has no `platform`, yet Sentry applied its native-only (`family:native`) rules:
-    # something in Sentry's ingest pipeline treats the event as native; we have not found what.
-    "callee_guaranteed": "Sentry treats this platform-less event as native; the trigger is unknown",
-    # Sentry grouped on the demangled C++ `symbol` of a frame whose `function` is truncated
-    # (`Foo<T>::crash`); that needs a C++ demangler and Sentry's native processing.
-    "native_with_function_name": "needs C++ symbol demangling from Sentry's native pipeline",
+    # The vector pairs the snapshot with an input version without `"platform": "cocoa"`; the
+    # other stored version of that input (getsentry/sentry@caa56edf) has it, and Sentry's
+    # hashes show the native rules applied.
+    "callee_guaranteed": "the vector's input lacks the `platform: cocoa` its snapshot was made with",
+    # Likewise: the vector's input is an old version with `function` + `function_name`; the
+    # snapshot was made from the version with `raw_function` + trimmed `function`
+    # (getsentry/sentry@f8d87587), whose `Foo<T>::crash` cannot be derived from the truncated name.
+    "native_with_function_name": "the vector's input predates the version its snapshot was made with",
 }
+
+
+def _corrected(case: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The input of a known failure with the cause named in KNOWN_FAILURES removed."""
+    event = copy.deepcopy(event)
+    if case == "callee_guaranteed":
+        event["platform"] = "cocoa"
+    elif case == "native_with_function_name":
+        for frame in event["exception"]["values"][0]["stacktrace"]["frames"]:
+            frame["raw_function"], frame["function"] = frame["function"], frame.pop("function_name")
+    return event
 
 
 def _contributing(variants: dict[str, Any]) -> dict[str, str]:
@@ -149,3 +161,11 @@ def test_regrouping_the_returned_event_is_stable(case: str) -> None:
         project_fingerprinting=fingerprinting,
     )
     assert again.hashes == first.hashes
+
+
+@pytest.mark.skipif(not CASES, reason=SKIP_REASON)
+@pytest.mark.parametrize("case", sorted(KNOWN_FAILURES))
+def test_known_failures_pass_once_their_input_is_corrected(case: str) -> None:
+    data = _load(case)
+    grouping = group_vector_input(_corrected(case, data["input"]), data["config"])
+    assert grouping.hashes == data["expected"]["hashes"]
