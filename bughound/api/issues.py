@@ -60,6 +60,7 @@ class Update:
     substatus: SubStatus | None = None
     in_release: str | None = None
     in_next_release: bool = False
+    in_commit: dict[str, str] | None = None
     ignore: issues.IgnoreRequest | None = None
     assigned_to: str | None = None
     assign: bool = False  # assignedTo was given (None/"" = unassign)
@@ -121,10 +122,12 @@ def parse_update(body: Any) -> Update:
     in_release = details.get("inRelease")
     if in_release is not None and (not isinstance(in_release, str) or not in_release):
         detail_errors["inRelease"] = ["Not a valid string."]
-    if details.get("inCommit") is not None:
-        detail_errors["inCommit"] = [
-            "Resolving in a commit needs repositories, which Bughound does not track yet."
-        ]
+    in_commit = details.get("inCommit")
+    if in_commit is not None and not (
+        isinstance(in_commit, dict)
+        and all(isinstance(in_commit.get(key), str) and in_commit[key] for key in ("commit", "repository"))
+    ):
+        detail_errors["inCommit"] = ["Expected an object with `commit` and `repository` strings."]
     if detail_errors:
         if details is body:
             errors.update(detail_errors)
@@ -148,6 +151,9 @@ def parse_update(body: Any) -> Update:
             update.status, update.in_next_release = "resolved", True
     elif isinstance(in_release, str) and update.status in (None, "resolved"):
         update.status, update.in_release = "resolved", in_release
+    elif isinstance(in_commit, dict) and update.status in (None, "resolved"):
+        update.status = "resolved"
+        update.in_commit = {"commit": in_commit["commit"], "repository": in_commit["repository"]}
     if update.status == "ignored":
         update.ignore = issues.IgnoreRequest(
             duration=duration,
@@ -281,7 +287,12 @@ class IssueApi:
         actor = auth.user_id
         if update.status == "resolved":
             details = issues.set_resolved(
-                conn, group, actor, in_release=update.in_release, in_next_release=update.in_next_release
+                conn,
+                group,
+                actor,
+                in_release=update.in_release,
+                in_next_release=update.in_next_release,
+                in_commit=update.in_commit,
             )
             # Sentry's code answers `"inbox": null` (and no substatus) here; its OpenAPI spec types
             # `inbox` as a boolean and `substatus` as a string: leaving both out satisfies both.

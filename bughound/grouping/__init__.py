@@ -32,6 +32,36 @@ class GroupingResult:
     secondary_hashes: list[str] = dataclasses.field(default_factory=list)  # only find issues
 
 
+def _stacktraces(event: dict[str, Any]) -> list[Any]:
+    found = []
+    for key in ("exception", "threads"):
+        container = event.get(key)
+        values = container.get("values") if isinstance(container, dict) else None
+        for value in values if isinstance(values, list) else []:
+            if isinstance(value, dict):
+                found.append(value.get("stacktrace"))
+    found.append(event.get("stacktrace"))
+    return found
+
+
+def in_app_frame_mix(event: dict[str, Any]) -> str | None:
+    """Sentry's `in_app_frame_mix` of the stack traces grouping saw: "in-app-only",
+    "system-only" or "mixed" (over all of them); None without frames."""
+    mixes = set()
+    for stacktrace in _stacktraces(event):
+        frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+        flags = (
+            {bool(f.get("in_app")) for f in frames if isinstance(f, dict)}
+            if isinstance(frames, list)
+            else set()
+        )
+        if flags:
+            mixes.add("mixed" if len(flags) == 2 else "in-app-only" if True in flags else "system-only")
+    if not mixes:
+        return None
+    return mixes.pop() if len(mixes) == 1 else "mixed"
+
+
 def known_config_ids() -> list[str]:
     return sorted({*engine.known_config_ids(), LEGACY_CONFIG_ID})
 
@@ -76,6 +106,9 @@ def calculate(
     if old and old != config_id and old in known_config_ids():
         secondary = [h for h in run(event, old, settings)[0] if h not in hashes]
     metadata = metadata_for(grouped)
+    mix = in_app_frame_mix(grouped)
+    if mix is not None:  # Sentry stashes it in the metadata of any event with frames
+        metadata["in_app_frame_mix"] = mix
     if title_override:
         metadata["title"] = title_override
     title = title_override or title_for(grouped, metadata)

@@ -295,14 +295,20 @@ def set_resolved(
     *,
     in_release: str | None = None,
     in_next_release: bool = False,
+    in_commit: dict[str, str] | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
     """Resolve; returns the statusDetails to report. A release-based resolution needs a release:
-    "in next release" of a project without releases is a plain resolution, as in Sentry."""
+    "in next release" of a project without releases is a plain resolution, as in Sentry.
+
+    Resolving in a commit is recorded (statusDetails and activity as Sentry's), but Bughound
+    does not know which release contains a commit, so it reopens on the next event like a plain
+    resolution (Sentry waits until the commit is released)."""
     now = time.time() if now is None else now
     _clear_conditions(conn, group.id)
     details: dict[str, Any] = {}
-    kind, data = Activity.SET_RESOLVED, {}
+    kind = Activity.SET_RESOLVED
+    data: dict[str, Any] = {}
     release = latest_release(conn, group.project_id) if in_next_release else in_release
     if release is not None:
         conn.execute(
@@ -319,13 +325,16 @@ def set_resolved(
             details, data = {"inNextRelease": True}, {"version": ""}
         else:
             details, data = {"inRelease": release}, {"version": release}
+    elif in_commit is not None:
+        kind = Activity.SET_RESOLVED_IN_COMMIT
+        details, data = {"inCommit": in_commit}, {"commit": in_commit}
     g = t.groups.c
     conn.execute(
         t.groups.update()
         .where(g.id == group.id)
         .values(status=int(Status.RESOLVED), substatus=None, status_details=details, resolved_at=now)
     )
-    if group.status != Status.RESOLVED or release is not None:
+    if group.status != Status.RESOLVED or release is not None or in_commit is not None:
         record_activity(conn, group.project_id, group.id, kind, data, actor_id, now)
     return details
 

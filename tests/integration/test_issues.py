@@ -406,3 +406,19 @@ def test_worker_upkeep_runs_the_transitions(h: Harness, project: Project, store:
         conn.execute(t.groups.update().values(first_seen=week_ago, active_at=week_ago))
     h.worker.maybe_upkeep(time.time())
     assert issue(h, project, only_issue(store))["substatus"] == "ongoing"
+
+
+def test_resolve_in_commit(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    commit = {"commit": "a" * 40, "repository": "acme/web"}
+    r = put(h, project, group_id, {"status": "resolved", "statusDetails": {"inCommit": commit}})
+    assert r.status_code == 200, r.text
+    assert r.json()["statusDetails"]["inCommit"] == commit
+    data = issue(h, project, group_id)
+    assert data["activity"][0]["type"] == "set_resolved_in_commit"
+    assert data["activity"][0]["data"] == {"commit": commit}
+    bad = put(h, project, group_id, {"statusDetails": {"inCommit": {"commit": "a"}}})
+    assert bad.status_code == 400 and "inCommit" in bad.json()["statusDetails"]
+    send(h, project)  # Bughound cannot tell when the commit ships: the next event reopens it
+    assert issue(h, project, group_id)["substatus"] == "regressed"

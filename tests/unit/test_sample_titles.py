@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bughound.digest.normalize import Context, normalize_event
-from bughound.grouping import calculate
+from bughound.grouping import calculate, in_app_frame_mix
 from tests.conftest import shared_path
 
 # sample -> (title, culprit, metadata type or None (synthetic), hash or None)
@@ -107,3 +107,27 @@ def test_sample_title_culprit_and_metadata(name: str) -> None:
         assert grouping.metadata["value"]
     if expected_hash is not None:
         assert grouping.hashes[0] == expected_hash
+
+
+@pytest.mark.parametrize(
+    ("flags", "mix"),
+    [
+        ([[True, True]], "in-app-only"),
+        ([[False]], "system-only"),
+        ([[True, False]], "mixed"),
+        ([[True], [False]], "mixed"),  # over all stack traces
+        ([[None]], "system-only"),  # in_app unset counts as system
+        ([], None),
+    ],
+)
+def test_in_app_frame_mix(flags: list[list[bool | None]], mix: str | None) -> None:
+    event = {
+        "exception": {
+            "values": [
+                {"type": "E", "stacktrace": {"frames": [{"function": "f", "in_app": f} for f in frames]}}
+                for frames in flags
+            ]
+        }
+    }
+    assert in_app_frame_mix(event) == mix
+    assert calculate(event).metadata.get("in_app_frame_mix") == mix
