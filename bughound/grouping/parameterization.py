@@ -108,12 +108,12 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "email": ("@",),
     "url": ("://",),
     "hostname": (".",),
-    "ip": (".", ":"),
+    "ip": ("ip",),
     "traceparent": ("-",),
     "uuid": ("-",),
     "sha1": ("long",),
     "md5": ("long",),
-    "date": ("digit", "datetime.datetime("),
+    "date": ("date",),
     "duration": ("digit",),
     "hex": ("digit",),
     "float": ("digit",),
@@ -126,10 +126,26 @@ _CACHE_LIMIT = 20_000
 _cache: dict[str, str] = {}
 
 
+# The two costliest patterns get sharper conditions (each alternative of theirs needs one of
+# these): every date form has a time `d:d`, a `YYYY[-]MM[-]DD`, a `DD, YY` or is a
+# `datetime.datetime(`; every IPv6 form has `::`, seven colons or (link-local) a `%`, and an
+# IPv4 address is four dotted numbers.
+_DATE_HINT = re.compile(r"\d:\d|\d{4}-?[01]\d-?[0-3]\d|[0-3]\d,\s\d|datetime\.datetime\(")
+_IPV4_HINT = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
+
+
 def _features(text: str) -> frozenset[str]:
     present = {f for f in _FEATURES if f in text}
     if _DIGIT.search(text):
         present.add("digit")
+        if _DATE_HINT.search(text):
+            present.add("date")
+        if _IPV4_HINT.search(text):
+            present.add("ip")
+    elif "datetime.datetime(" in text:
+        present.add("date")
+    if "::" in text or "%" in text or text.count(":") >= 7:
+        present.add("ip")
     if len(text) >= 32:
         present.add("long")
     return frozenset(present)

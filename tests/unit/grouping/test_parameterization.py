@@ -87,9 +87,22 @@ _MAYBE_FULL = _compiled(PATTERNS_2025_10, None)
 assert _MAYBE_FULL is not None
 _FULL: re.Pattern[str] = _MAYBE_FULL
 
-messageish = st.text(
-    alphabet=st.sampled_from(list("abcdefxyzABCF0123456789 .:-_@/=\"'<>#?\nTtrueFalsMonJa")), max_size=40
-) | st.text(max_size=30)
+_FRAGMENTS = [
+    "2024-01-02", "20240102T1230Z", "10:30", "9:05pm", "12:00:00", "Mon Jan 02, 1999", "Jan 02, 1999",
+    "Tue, 02 Jan 2024 10:00:00 GMT", "02-Jan-06 15:04:05 MST", "datetime.datetime(2024, 1, 2)",
+    "10.0.0.1", "255.255.255.255", "::1", "fe80::1%eth0", "2001:db8::ff00:42:8329", "1:2:3:4:5:6:7:8",
+    "::ffff:10.0.0.1", "a:b", "processed: KeyError", "30s", "12ms", "0x1F", "-3", "4.5", "id=1", "x='y'",
+]  # fmt: skip
+messageish = (
+    st.text(
+        alphabet=st.sampled_from(list("abcdefxyzABCF0123456789 .:-_@/=\"'<>#?\nTtrueFalsMonJa%,")),
+        max_size=40,
+    )
+    | st.text(max_size=30)
+    | st.lists(
+        st.sampled_from(_FRAGMENTS) | st.text(alphabet="0123456789 :.-,%Tabf", max_size=4), max_size=6
+    ).map("".join)
+)
 
 
 @PROPERTY_SETTINGS
