@@ -393,13 +393,14 @@ class IssueApi:
     def _select(self, org_id: int, project_id: int | None, ids: list[str], query: str | None) -> list[Any]:
         with self.store.read() as conn:
             if ids:
+                # Sentry falls back to the query when none of the ids exist, so that a stale id
+                # would update every unresolved issue; Bughound updates nothing (204) instead.
                 found = []
                 for issue_id in ids:
                     group = q.find_group(conn, issue_id, str(org_id))
                     if group is not None and (project_id is None or group.project_id == project_id):
                         found.append(group)
-                if found:
-                    return found
+                return found
             text = " ".join((query if query is not None else "is:unresolved").split())
             if text not in STATUS_QUERIES:
                 raise bad_request(

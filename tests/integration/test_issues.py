@@ -422,3 +422,14 @@ def test_resolve_in_commit(h: Harness, project: Project, store: Store) -> None:
     assert bad.status_code == 400 and "inCommit" in bad.json()["statusDetails"]
     send(h, project)  # Bughound cannot tell when the commit ships: the next event reopens it
     assert issue(h, project, group_id)["substatus"] == "regressed"
+
+
+def test_bulk_update_with_unknown_ids_changes_nothing(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    r = h.client.put(
+        "/api/0/projects/acme/web/issues/?id=999999",
+        json={"status": "resolved"},
+        headers={"Authorization": f"Bearer {project.token}"},
+    )
+    assert r.status_code == 204
+    assert issue(h, project, only_issue(store))["status"] == "unresolved"
