@@ -131,12 +131,15 @@ def grouping_info(
     config = config_id or stored_id or settings.config_id
     if config == LEGACY_CONFIG_ID:
         return _legacy_info(event)
-    grouping = engine.group(
-        event,
-        config,
-        project_enhancements=enhancements if enhancements is not None else settings.enhancements,
-        project_fingerprinting=settings.fingerprinting,
-    )
+    if config not in engine.known_config_ids():
+        config = DEFAULT_CONFIG_ID
+    rules = enhancements if enhancements is not None else settings.enhancements
+    try:
+        grouping = engine.group(
+            event, config, project_enhancements=rules, project_fingerprinting=settings.fingerprinting
+        )
+    except ValueError:  # rules saved before a stricter parser: as the digest did, without them
+        grouping = engine.group(event, config)
     stored_hashes = event.get("fingerprint_hashes")
     return grouping.grouping_info(stored_hashes=stored_hashes if isinstance(stored_hashes, list) else None)
 

@@ -131,3 +131,14 @@ def test_in_app_frame_mix(flags: list[list[bool | None]], mix: str | None) -> No
     }
     assert in_app_frame_mix(event) == mix
     assert calculate(event).metadata.get("in_app_frame_mix") == mix
+
+
+def test_grouping_info_survives_stored_rules_that_no_longer_parse() -> None:
+    from bughound.grouping import grouping_info
+    from bughound.grouping.settings import ProjectGrouping
+
+    event = calculate({"message": "hello", "platform": "python"}).event
+    event["grouping_config"] = {"id": "newstyle:2099-01-01", "enhancements": "this is not a rule"}
+    info = grouping_info(event, ProjectGrouping())
+    assert info["grouping_config"] == "newstyle:2023-01-11"
+    assert any(v["contributes"] for v in info["variants"].values())
