@@ -253,6 +253,8 @@ class _Digester:
         grouping = calculate(event, self.grouping) if kind in ("error", "default", "csp") else None
         if grouping is not None:
             event = grouping.event  # with the in_app and fingerprint grouping decided
+            # The batch keeps the result until it is written: not the whole event with it.
+            grouping = dataclasses.replace(grouping, event={})
             event["culprit"] = grouping.culprit
             event["metadata"] = grouping.metadata
             event["title"] = grouping.title

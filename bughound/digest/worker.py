@@ -31,6 +31,7 @@ log = logging.getLogger("bughound.worker")
 IDLE_SLEEP = 0.05  # seconds between polls of an empty spool
 RETENTION_EVERY = 3600.0
 UPKEEP_EVERY = 600.0  # how often issues are checked for the ongoing and auto-resolve transitions
+FREEZE_EVERY = 20  # batches between collect-and-freeze passes of the garbage collector
 
 
 class Worker:
@@ -41,6 +42,7 @@ class Worker:
         self.stop = threading.Event()
         self._next_retention = 0.0
         self._next_upkeep = 0.0
+        self._batches = 0
         self._lock_file: IO[str] | None = None
 
     def acquire_lock(self) -> None:
@@ -156,3 +158,10 @@ class Worker:
             self.maybe_upkeep(now)
             if self.run_once() == 0:
                 self.stop.wait(IDLE_SLEEP)
+            else:
+                self._batches += 1
+                if self._batches % FREEZE_EVERY == 0:
+                    # What survived a few batches is mostly the grouping caches, which live as
+                    # long as the process: collect once, then keep them out of later scans too.
+                    gc.collect()
+                    gc.freeze()

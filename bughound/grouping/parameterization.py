@@ -122,7 +122,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "bool": ("=",),
 }
 _FEATURES = ("@", "://", ".", ":", "-", "=", "datetime.datetime(")
-_CACHE_LIMIT = 20_000
+_CACHE_LIMIT = 4_000  # messages of the issues seen lately; new ones cost one regex pass
 _cache: dict[str, str] = {}
 
 
