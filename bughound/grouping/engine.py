@@ -328,7 +328,7 @@ def group(
 
 
 _UNSET = object()
-_CACHE_LIMIT = 1_000  # variants hold component trees (~9 KB each): keep the memory small
+_CACHE_LIMIT = 500  # variants hold component trees (~9 KB each): keep the memory small
 
 
 def known_config_ids() -> list[str]:
