@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 
 from bughound.grouping.glob import GlobError, compile_glob
 
-__all__ = ["Action", "FrameMatcher", "InvalidEnhancements", "Rule", "parse_rules", "unescape_string"]
+__all__ = [
+    "Action",
+    "FrameMatcher",
+    "InvalidEnhancements",
+    "Rule",
+    "parse_rules",
+    "syntax_error_near",
+    "unescape_string",
+]
 
 FAMILY_BITS = {"other": 1, "native": 2, "javascript": 4, "all": 0xFF}
 _KEYS = {
@@ -308,12 +316,17 @@ class _Parser:
         return rules
 
     def fail(self, pos: int) -> None:
-        context = self.text[pos : pos + 33]
-        if len(context) == 33:
-            context = context[:-1] + "..."
-        line = self.text.count("\n", 0, pos) + 1
-        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        raise InvalidEnhancements(f'Invalid syntax near "{context}" (line {line}, column {column})')
+        raise InvalidEnhancements(syntax_error_near(self.text, pos))
+
+
+def syntax_error_near(text: str, pos: int) -> str:
+    """Sentry's message for rules that do not parse at `pos` (both rule grammars use it)."""
+    context = text[pos : pos + 33]
+    if len(context) == 33:
+        context = context[:-1] + "..."
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return f'Invalid syntax near "{context}" (line {line}, column {column})'
 
 
 def _var_action(name: str, value: str) -> Action:

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from bughound.grouping.enhancement_rules import unescape_string
+from bughound.grouping.enhancement_rules import syntax_error_near, unescape_string
 from bughound.grouping.fingerprinting import (
     DEFAULT_VARIABLE,
     InvalidFingerprinting,
     expand_title,
+    get_path,
     is_default,
 )
 from bughound.grouping.functions import family, trim_function_name
@@ -40,17 +41,6 @@ __all__ = [
     "rules_text_from_json",
     "sdk_tag",
 ]
-
-
-def _path(data: Any, *keys: Any) -> Any:
-    for key in keys:
-        if isinstance(data, dict):
-            data = data.get(key)
-        elif isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data):
-            data = data[key]
-        else:
-            return None
-    return data
 
 
 def _text(value: Any) -> str | None:
@@ -382,12 +372,7 @@ class _Parser:
             if pos < end and self.text[pos] in "\r\n":
                 pos += 1
             if pos == start:
-                context = self.text[pos : pos + 33]
-                if len(context) == 33:
-                    context = context[:-1] + "..."
-                line = self.text.count("\n", 0, pos) + 1
-                column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-                raise InvalidFingerprinting(f'Invalid syntax near "{context}" (line {line}, column {column})')
+                raise InvalidFingerprinting(syntax_error_near(self.text, pos))
         return rules
 
 
@@ -459,7 +444,7 @@ class _EventValues:
         return found
 
     def _messages(self) -> list[dict[str, Any]]:
-        message = _text(_path(self.event, "logentry", "formatted"))
+        message = _text(get_path(self.event, "logentry", "formatted"))
         return [{"message": message}] if message else []
 
     def _log_info(self) -> list[dict[str, Any]]:
@@ -468,13 +453,15 @@ class _EventValues:
 
     def _exceptions(self) -> list[dict[str, Any]]:
         # The exceptions themselves: the matchers of this kind only read `type` and `value`
-        values = _path(self.event, "exception", "values")
+        values = get_path(self.event, "exception", "values")
         return [e for e in values if isinstance(e, dict)] if isinstance(values, list) else []
 
     def _frames(self) -> list[dict[str, Any]]:
         platform = self.event.get("platform")
-        stacks = [_path(e, "stacktrace", "frames") for e in _path(self.event, "exception", "values") or ()]
-        stacks.append(_path(self.event, "stacktrace", "frames"))
+        stacks = [
+            get_path(e, "stacktrace", "frames") for e in get_path(self.event, "exception", "values") or ()
+        ]
+        stacks.append(get_path(self.event, "stacktrace", "frames"))
         out = []
         for frames in stacks:
             for frame in frames if isinstance(frames, list) else ():

@@ -22,6 +22,7 @@ __all__ = [
     "crash_frame",
     "expand_title",
     "fingerprint_type",
+    "get_path",
     "is_default",
     "resolve_fingerprint",
     "resolve_variable",
@@ -58,7 +59,8 @@ def fingerprint_type(fingerprint: Sequence[str]) -> str:
 # --- variables -----------------------------------------------------------------------------------
 
 
-def _path(data: Any, *keys: Any) -> Any:
+def get_path(data: Any, *keys: Any) -> Any:
+    """`data[k1][k2]...` through dicts and lists (negative list indexes too); None when absent."""
     for key in keys:
         if isinstance(data, dict):
             data = data.get(key)
@@ -72,13 +74,13 @@ def _path(data: Any, *keys: Any) -> Any:
 def crash_frame(event: Mapping[str, Any]) -> dict[str, Any] | None:
     """Sentry's `get_crash_frame_from_event_data`: in the last exception's (else the event's,
     else the only thread's) frames, the newest in-app frame, else the newest frame."""
-    frames = _path(event, "exception", "values", -1, "stacktrace", "frames") or _path(
+    frames = get_path(event, "exception", "values", -1, "stacktrace", "frames") or get_path(
         event, "stacktrace", "frames"
     )
     if not frames:
-        threads = _path(event, "threads", "values")
+        threads = get_path(event, "threads", "values")
         if isinstance(threads, list) and len(threads) == 1:
-            frames = _path(threads, 0, "stacktrace", "frames")
+            frames = get_path(threads, 0, "stacktrace", "frames")
     default = None
     for frame in reversed(frames if isinstance(frames, list) else []):
         if not isinstance(frame, dict):
@@ -113,15 +115,15 @@ def resolve_variable(key: str, event: Mapping[str, Any]) -> str | None:
         return _text(event.get("transaction")) or "<no-transaction>"
     if key == "message":
         message = (
-            _path(event, "logentry", "formatted")
-            or _path(event, "logentry", "message")
-            or _path(event, "exception", "values", -1, "value")
+            get_path(event, "logentry", "formatted")
+            or get_path(event, "logentry", "message")
+            or get_path(event, "exception", "values", -1, "value")
         )
         return _text(message) or "<no-message>"
     if key in ("type", "error.type"):
-        return _text(_path(event, "exception", "values", -1, "type")) or "<no-type>"
+        return _text(get_path(event, "exception", "values", -1, "type")) or "<no-type>"
     if key in ("value", "error.value"):
-        return _text(_path(event, "exception", "values", -1, "value")) or "<no-value>"
+        return _text(get_path(event, "exception", "values", -1, "value")) or "<no-value>"
     if key in _FRAME_VARIABLES:
         fields, placeholder = _FRAME_VARIABLES[key]
         frame = crash_frame(event) or {}
