@@ -4,17 +4,12 @@ merges errors, and a resolved issue that happens again is regressed."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.acceptance.server import Server
-from tests.acceptance.test_sdks import NODE_DIR, run_python
+from tests.acceptance.test_sdks import needs_node, run_node, run_python
 
 PYTHON_ERRORS = """
 import json, os, sys
@@ -97,28 +92,8 @@ def test_python_sdk_grouping_and_regression(server: Server) -> None:
     )
 
 
-def _node(server: Server, *args: str) -> dict[str, str]:
-    out = subprocess.run(
-        ["node", "grouping.js", *args],
-        cwd=NODE_DIR,
-        env={**os.environ, "SENTRY_DSN": server.dsn},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-@pytest.mark.skipif(
-    shutil.which("node") is None or shutil.which("npm") is None, reason="Node.js/npm not installed"
-)
+@needs_node
 def test_node_sdk_grouping_and_regression(server: Server) -> None:
-    if not (NODE_DIR / "node_modules" / "@sentry" / "node").exists():
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
-            check=True,
-            timeout=600,
-        )
-    check_lifecycle(server, _node(server, "first"), lambda: _node(server, "again"))
+    check_lifecycle(
+        server, run_node(server, "grouping.js", "first"), lambda: run_node(server, "grouping.js", "again")
+    )

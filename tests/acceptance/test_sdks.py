@@ -127,10 +127,14 @@ def test_python_sdk_gets_429_and_backs_off(server: Server) -> None:
     assert log.count("items (error)]") == 2, log[-3000:]
 
 
-@pytest.mark.skipif(
+needs_node = pytest.mark.skipif(
     shutil.which("node") is None or shutil.which("npm") is None, reason="Node.js/npm not installed"
 )
-def test_node_sdk_events_are_stored_and_read_back(server: Server) -> None:
+
+
+def run_node(server: Server, script: str, *args: str) -> dict[str, str]:
+    """Run a script of tests/acceptance/node (installing @sentry/node on first use) against the
+    server's DSN; the ids it prints as its last line of JSON."""
     if not (NODE_DIR / "node_modules" / "@sentry" / "node").exists():
         subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
@@ -139,7 +143,7 @@ def test_node_sdk_events_are_stored_and_read_back(server: Server) -> None:
             timeout=600,
         )
     out = subprocess.run(
-        ["node", "send.js"],
+        ["node", script, *args],
         cwd=NODE_DIR,
         env={**os.environ, "SENTRY_DSN": server.dsn},
         capture_output=True,
@@ -147,7 +151,12 @@ def test_node_sdk_events_are_stored_and_read_back(server: Server) -> None:
         timeout=120,
         check=True,
     )
-    ids = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@needs_node
+def test_node_sdk_events_are_stored_and_read_back(server: Server) -> None:
+    ids = run_node(server, "send.js")
     error = server.wait_for_event(ids["error"])
     assert error["title"] == "TypeError: not a number: twelve"
     assert error["platform"] == "node"
