@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from bughound.grouping.glob import GlobError, compile_glob
+
+R = TypeVar("R")
 
 __all__ = [
     "Action",
@@ -215,12 +218,43 @@ def unescape_string(text: str) -> str:
     return _ESCAPE.sub(_expand, text) if "\\" in text else text
 
 
-class _Parser:
+class RuleTextParser(Generic[R]):
+    """The line structure both rule grammars share (stack trace rules here, fingerprint rules in
+    `fingerprint_rules.py`): one rule per line, `#` comments, blank lines; a subclass parses one
+    rule with `rule(pos)` and names its error class."""
+
+    error: type[ValueError] = ValueError
+
     def __init__(self, text: str) -> None:
         self.text = text
 
     def spaces(self, pos: int) -> int:
         return _SPACES.match(self.text, pos).end()  # type: ignore[union-attr]
+
+    def rule(self, pos: int) -> tuple[R, int] | None:
+        raise NotImplementedError
+
+    def parse(self) -> list[R]:
+        rules: list[R] = []
+        pos, end = 0, len(self.text)
+        while pos < end:
+            start = pos
+            pos = self.spaces(pos)
+            comment = _COMMENT.match(self.text, pos)
+            if comment is not None:
+                pos = comment.end()
+            elif (found := self.rule(pos)) is not None:
+                rules.append(found[0])
+                pos = found[1]
+            if pos < end and self.text[pos] in "\r\n":
+                pos += 1
+            if pos == start:
+                raise self.error(syntax_error_near(self.text, pos))
+        return rules
+
+
+class _Parser(RuleTextParser["Rule"]):
+    error = InvalidEnhancements
 
     def frame_matcher(self, pos: int, offset: int) -> tuple[FrameMatcher, int] | None:
         pos = self.spaces(pos)
@@ -294,29 +328,6 @@ class _Parser:
         if not actions:
             return None
         return Rule(tuple(matchers), tuple(actions)), pos
-
-    def parse(self) -> list[Rule]:
-        rules: list[Rule] = []
-        pos, end = 0, len(self.text)
-        while pos < end:
-            start = pos
-            pos = self.spaces(pos)
-            comment = _COMMENT.match(self.text, pos)
-            if comment is not None:
-                pos = comment.end()
-            else:
-                found = self.rule(pos)
-                if found is not None:
-                    rules.append(found[0])
-                    pos = found[1]
-            if pos < end and self.text[pos] in "\r\n":
-                pos += 1
-            if pos == start:
-                self.fail(pos)
-        return rules
-
-    def fail(self, pos: int) -> None:
-        raise InvalidEnhancements(syntax_error_near(self.text, pos))
 
 
 def syntax_error_near(text: str, pos: int) -> str:

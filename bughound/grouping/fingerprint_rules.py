@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from bughound.grouping.enhancement_rules import syntax_error_near, unescape_string
+from bughound.grouping.enhancement_rules import RuleTextParser, unescape_string
 from bughound.grouping.fingerprinting import (
     DEFAULT_VARIABLE,
     InvalidFingerprinting,
@@ -275,21 +275,15 @@ def rules_text_from_json(rules: Sequence[Mapping[str, Any]]) -> str:
 
 
 # The rule grammar (Sentry's `fingerprinting_grammar`), as regexes for a small PEG-style parser.
-_SPACES = re.compile(r" *")
 _KEY = re.compile(r"[a-zA-Z0-9_.-]+")
 _QUOTED_KEY = re.compile(r'"([a-zA-Z0-9_.:-]+)"')
 _QUOTED = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"')
 _UNQUOTED = re.compile(r"\S+")
 _UNQUOTED_NO_COMMA = re.compile(r"(?:\{\{\s*\S+\s*\}\})|(?:[^\s{,]+)")
-_COMMENT = re.compile(r"#[^\r\n]*")
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def spaces(self, pos: int) -> int:
-        return _SPACES.match(self.text, pos).end()  # type: ignore[union-attr]
+class _Parser(RuleTextParser["FingerprintRule"]):
+    error = InvalidFingerprinting
 
     def matcher(self, pos: int) -> tuple[FingerprintMatcher, int] | None:
         pos = self.spaces(pos)
@@ -356,24 +350,6 @@ class _Parser:
         if not count:
             return None
         return FingerprintRule(tuple(matchers), tuple(fingerprint), attributes), pos
-
-    def parse(self) -> list[FingerprintRule]:
-        rules: list[FingerprintRule] = []
-        pos, end = 0, len(self.text)
-        while pos < end:
-            start = pos
-            pos = self.spaces(pos)
-            comment = _COMMENT.match(self.text, pos)
-            if comment is not None:
-                pos = comment.end()
-            elif (found := self.rule(pos)) is not None:
-                rules.append(found[0])
-                pos = found[1]
-            if pos < end and self.text[pos] in "\r\n":
-                pos += 1
-            if pos == start:
-                raise InvalidFingerprinting(syntax_error_near(self.text, pos))
-        return rules
 
 
 @functools.lru_cache(maxsize=256)
