@@ -94,7 +94,7 @@ def _ignore_details(conn: sa.Connection, group: Any, now: float) -> tuple[dict[s
         details["ignoreUntil"] = iso(snooze.until)
     if snooze.user_count:
         details["ignoreUserCount"] = (
-            snooze.user_count - (q.figures(conn, group.id).user_count - snooze.users_seen_at_start)
+            snooze.user_count - (issues.users_seen(conn, group.id) - snooze.users_seen_at_start)
             if not snooze.user_window
             else snooze.user_count
         )
@@ -142,7 +142,7 @@ def base(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
     """The base issue serializer plus the seen stats (`count`, `userCount`, first/last seen)."""
     status, details, substatus = status_of(conn, group)
     figures = q.figures(conn, group.id)
-    priority = PRIORITY_NAMES.get(Priority(group.priority)) if group.priority else None
+    priority = priority_name(group)
     return {
         "id": str(group.id),
         "shareId": None,
@@ -193,9 +193,12 @@ def _series(conn: sa.Connection, group_id: int, now: float, bucket: int, buckets
     return [[ts, counts.get(ts, 0)] for ts in range(start, start + buckets * bucket, bucket)]
 
 
-def detail(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
-    out = base(conn, group, base_url)
-    now = time.time()
+def priority_name(group: Any) -> str | None:
+    return PRIORITY_NAMES.get(Priority(group.priority)) if group.priority else None
+
+
+def activity_log(conn: sa.Connection, group: Any) -> list[dict[str, Any]]:
+    """The issue's activity, newest first, ending with Sentry's synthetic `first_seen`."""
     actors: dict[int, dict[str, Any] | None] = {}
 
     def actor(user_id: int | None) -> dict[str, Any] | None:
@@ -206,18 +209,25 @@ def detail(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
         return actors[user_id]
 
     log = [activity(row, actor(row.user_id)) for row in q.activities(conn, group.id)]
+    priority = priority_name(group)
     first_seen = {
         "id": "0",
         "user": None,
         "sentry_app": None,
         "type": "first_seen",
-        "data": {"priority": out["priority"]},
+        "data": {"priority": priority},
         "dateCreated": iso(group.first_seen),
     }
+    return [*log, first_seen]
+
+
+def detail(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
+    out = base(conn, group, base_url)
+    now = time.time()
     last = q.last_release(conn, group.id)
     out.update(
         {
-            "activity": [*log, first_seen],
+            "activity": activity_log(conn, group),
             "seenBy": [],
             "userReportCount": q.user_report_count(conn, group.id),
             "participants": [],

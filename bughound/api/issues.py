@@ -415,7 +415,7 @@ class IssueApi:
 
         def read() -> list[dict[str, Any]]:
             with self.store.read() as conn:
-                return serialize.detail(conn, group, self.settings.url)["activity"]  # type: ignore[no-any-return]
+                return serialize.activity_log(conn, group)
 
         return _json({"activity": await to_thread.run_sync(read)})
 
@@ -433,7 +433,7 @@ class IssueApi:
         def write() -> dict[str, Any]:
             with self.store.write() as conn:
                 activity_id = issues.add_note(conn, group, auth.user_id, text)
-                row = next(r for r in q.activities(conn, group.id, limit=1000) if r.id == activity_id)
+                row = q.activity(conn, activity_id)
                 return serialize.activity(row, serialize.user(q.user_by_id(conn, auth.user_id)))
 
         return _json(await to_thread.run_sync(write), status=201)

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bughound.storage import schema as t
+from bughound.storage.issues import users_seen
 from bughound.storage.lifecycle import Activity, Status, parse_qualified_short_id
 
 HIDDEN_STATUSES = (int(Status.PENDING_DELETION), int(Status.DELETION_IN_PROGRESS), int(Status.PENDING_MERGE))
@@ -74,29 +75,30 @@ class IssueFigures:
 
 def figures(conn: sa.Connection, group_id: int) -> IssueFigures:
     v, a = t.group_tag_values.c, t.activities.c
-    users = conn.execute(
-        sa.select(sa.func.count()).where(v.group_id == group_id, v.key == "user")
-    ).scalar_one()
     notes = conn.execute(
         sa.select(sa.func.count()).where(a.group_id == group_id, a.type == int(Activity.NOTE))
     ).scalar_one()
     unhandled = conn.execute(
         sa.select(v.id).where(v.group_id == group_id, v.key == "handled", v.value == "no").limit(1)
     ).first()
-    return IssueFigures(int(users), int(notes), unhandled is not None)
+    return IssueFigures(users_seen(conn, group_id), int(notes), unhandled is not None)
 
 
 def activities(conn: sa.Connection, group_id: int, limit: int = 100) -> list[sa.Row[Any]]:
-    a, u = t.activities.c, t.users.c
+    """The issue's activity, newest first."""
+    a = t.activities.c
     return list(
         conn.execute(
-            sa.select(t.activities, u.email.label("user_email"), u.name.label("user_name"))
-            .join_from(t.activities, t.users, a.user_id == u.id, isouter=True)
+            sa.select(t.activities)
             .where(a.group_id == group_id)
             .order_by(a.date_added.desc(), a.id.desc())
             .limit(limit)
         )
     )
+
+
+def activity(conn: sa.Connection, activity_id: int) -> sa.Row[Any]:
+    return conn.execute(sa.select(t.activities).where(t.activities.c.id == activity_id)).one()
 
 
 def tag_totals(conn: sa.Connection, group_id: int) -> list[tuple[str, int]]:
