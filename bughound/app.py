@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bughound.api.errors import ApiError
-from bughound.api.routes import WebApi, json_response
+from bughound.api.responses import json_response
+from bughound.api.routes import WebApi
 from bughound.config import Settings
 from bughound.ingest.routes import IngestApp, Receive, Scope, Send, match_ingest_path
 from bughound.spool import Spool, open_spool

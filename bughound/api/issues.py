@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from anyio import to_thread
 from starlette.requests import Request
@@ -20,6 +19,7 @@ from starlette.routing import Route
 from bughound.api import groups as serialize
 from bughound.api.auth import authenticate, require_scope
 from bughound.api.errors import ApiError, bad_request, forbidden, not_found
+from bughound.api.responses import json_body, json_response
 from bughound.config import Settings
 from bughound.storage import issue_queries as q
 from bughound.storage import issues
@@ -46,10 +46,6 @@ STATUS_QUERIES = {
     "": None,
 }
 _STATUSES = ("resolved", "unresolved", "ignored", "resolvedInNextRelease", "muted")
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 @dataclasses.dataclass
@@ -210,15 +206,6 @@ class IssueApi:
         with self.store.read() as conn:
             return q.find_group(conn, issue_id, org)
 
-    async def _body(self, request: Request) -> Any:
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise bad_request("JSON parse error") from None
-
     # --- one issue -----------------------------------------------------------------------------
 
     async def issue(self, request: Request) -> Response:
@@ -229,9 +216,9 @@ class IssueApi:
             await to_thread.run_sync(self._delete, [group.id])
             return Response(status_code=202)
         if method == "PUT":
-            update = parse_update(await self._body(request))
+            update = parse_update(await json_body(request))
             await to_thread.run_sync(self._apply, [group], update, auth)
-        return _json(await to_thread.run_sync(self._serialize, group.id, method == "GET"))
+        return json_response(await to_thread.run_sync(self._serialize, group.id, method == "GET"))
 
     def _serialize(self, group_id: int, full: bool) -> dict[str, Any]:
         with self.store.read() as conn:
@@ -371,7 +358,7 @@ class IssueApi:
         if await to_thread.run_sync(self.store.member_role, org_id, auth.user_id) is None:
             raise forbidden()
         require_scope(auth, *WRITE)
-        update = parse_update(await self._body(request))
+        update = parse_update(await json_body(request))
         params = request.query_params
         ids = params.getlist("id")
         project_id = project.id if project is not None else None
@@ -379,7 +366,7 @@ class IssueApi:
         if not groups:
             return Response(status_code=204)
         delta = await to_thread.run_sync(self._apply, groups, update, auth)
-        return _json(delta)
+        return json_response(delta)
 
     def _org_id(self, org: str) -> int:
         o = t.organizations.c
@@ -417,15 +404,15 @@ class IssueApi:
             with self.store.read() as conn:
                 return serialize.activity_log(conn, group)
 
-        return _json({"activity": await to_thread.run_sync(read)})
+        return json_response({"activity": await to_thread.run_sync(read)})
 
     async def comments(self, request: Request) -> Response:
         if request.method == "GET":
             _, group = await self._issue(request, READ)
             notes = await to_thread.run_sync(self._notes, group.id)
-            return _json(notes)
+            return json_response(notes)
         auth, group = await self._issue(request, WRITE)
-        body = await self._body(request)
+        body = await json_body(request)
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, {"text": ["This field is required."]})
@@ -436,7 +423,7 @@ class IssueApi:
                 row = q.activity(conn, activity_id)
                 return serialize.activity(row, serialize.user(q.user_by_id(conn, auth.user_id)))
 
-        return _json(await to_thread.run_sync(write), status=201)
+        return json_response(await to_thread.run_sync(write), status=201)
 
     def _notes(self, group_id: int) -> list[dict[str, Any]]:
         with self.store.read() as conn:
@@ -458,7 +445,7 @@ class IssueApi:
                     for row in q.hashes(conn, group.id)
                 ]
 
-        return _json(await to_thread.run_sync(read))
+        return json_response(await to_thread.run_sync(read))
 
 
 def _release_exists(conn: sa.Connection, project_id: int, version: str) -> bool:

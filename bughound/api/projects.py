@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from anyio import to_thread
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from starlette.routing import Route
 
 from bughound.api.auth import authenticate, require_scope
 from bughound.api.errors import ApiError, bad_request, forbidden, not_found
+from bughound.api.responses import json_body, json_response
 from bughound.api.serializers import iso
 from bughound.config import Settings
 from bughound.grouping import known_config_ids, validate_rules
@@ -33,10 +33,6 @@ _OPTION_FIELDS = {
     "fingerprintingRules": "sentry:fingerprinting_rules",
 }
 MAX_RESOLVE_AGE = 720  # hours (Sentry's UI offers up to 30 days)
-
-
-def _json(data: Any) -> Response:
-    return Response(orjson.dumps(data), media_type="application/json")
 
 
 class ProjectApi:
@@ -59,15 +55,11 @@ class ProjectApi:
             raise forbidden()
         require_scope(auth, *(READ if request.method == "GET" else WRITE))
         if request.method == "PUT":
-            raw = await request.body()
-            try:
-                body = orjson.loads(raw) if raw.strip() else {}
-            except orjson.JSONDecodeError:
-                raise bad_request("JSON parse error") from None
+            body = await json_body(request)
             if not isinstance(body, dict):
                 raise bad_request("Invalid request body: a JSON object is required.")
             await to_thread.run_sync(self._update, project.id, body)
-        return _json(await to_thread.run_sync(self._serialize, project.id))
+        return json_response(await to_thread.run_sync(self._serialize, project.id))
 
     def _update(self, project_id: int, body: dict[str, Any]) -> None:
         errors: dict[str, list[str]] = {}

@@ -18,6 +18,7 @@ from bughound.api.errors import ApiError, forbidden, not_found
 from bughound.api.issues import IssueApi
 from bughound.api.pagination import offset_links, parse_cursor, parse_per_page
 from bughound.api.projects import ProjectApi
+from bughound.api.responses import json_response
 from bughound.api.timeparams import time_window
 from bughound.config import Settings
 from bughound.digest.pipeline import decompress
@@ -27,10 +28,6 @@ from bughound.storage.store import NotFound, Store, project_grouping
 
 EVENT_READ = ("event:read", "event:write", "event:admin", "project:read", "project:write", "project:admin")
 _EVENT_ID = re.compile(r"^(?:\d+|[A-Fa-f0-9]{32})$")
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
 
 
 def _truthy(value: str | None) -> bool:

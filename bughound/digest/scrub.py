@@ -126,17 +126,6 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _remark(
-    meta: dict[str, Any], path: tuple[str | int, ...], rule: str, original_len: int, new_len: int
-) -> None:
-    node = meta
-    for part in path:
-        node = node.setdefault(str(part), {})
-    entry = node.setdefault("", {})
-    entry.setdefault("rem", []).append([rule, "s", 0, new_len])
-    entry.setdefault("len", original_len)
-
-
 def _scrub_string(value: str) -> tuple[str, str | None]:
     if value in _NEVER_SCRUBBED or not _may_need_scrub(value):
         return value, None
