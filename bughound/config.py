@@ -33,6 +33,9 @@ class Settings:
     max_json_depth: int = 128
     # Digest worker.
     digest_batch_size: int = 500
+    # Added to the worker's nice value: when the CPU is short, acknowledging new events (the
+    # server) goes first and the digest catches up from the spool afterwards. 0 keeps it.
+    worker_nice: int = 10
     spool_batch_size: int = 256
 
     def __post_init__(self) -> None:

@@ -144,6 +144,8 @@ class Worker:
 
     def run_forever(self, parent_pid: int | None = None) -> None:
         self.acquire_lock()
+        if self.settings.worker_nice > 0:
+            os.nice(self.settings.worker_nice)
         # Everything loaded so far lives as long as the process: keep the collector from
         # re-scanning it on every full collection (measured: about 10% of the digest's CPU).
         gc.collect()

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -211,3 +212,18 @@ def test_sentry_cli_send_event(server: Server) -> None:
     assert tags["origin"] == "cli"
     assert tags["level"] == "warning"
     assert tags["release"] == "cli@1.0"
+
+
+def test_digest_worker_yields_the_cpu_to_the_server(server: Server) -> None:
+    """`serve` runs its digest worker niced (BUGHOUND_WORKER_NICE, default 10): acknowledging
+    comes first when the CPU is short."""
+    import psutil
+
+    assert server.proc is not None
+    serve = psutil.Process(server.proc.pid)
+    workers = [p for p in serve.children() if "worker" in p.cmdline()]
+    assert len(workers) == 1
+    deadline = time.time() + 30  # the worker renices itself once it has started
+    while workers[0].nice() != min(serve.nice() + 10, 19) and time.time() < deadline:
+        time.sleep(0.05)
+    assert workers[0].nice() == min(serve.nice() + 10, 19)
