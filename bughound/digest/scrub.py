@@ -57,8 +57,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
 # the whole-value words are quoted. Non-ASCII text, or JSON with escapes, takes the exact regex.
 _TRIGGER_WORDS = (
     "passw", "secret", "api-key", "api_key", "apikey", "auth", "credentials", "mysql_pwd", "private",
-    "token", "-----begin", "bearer", "//",
+    "token", "-----begin", "bearer",
 )  # fmt: skip
+# A password in a URL needs `//user:` (most URLs have no user: checked only where `//` is).
+_URL_USER = re.compile(rb"//[a-z0-9%_.-]+:")
 _WHOLE_VALUES = frozenset({"otp", "two-factor", "two_factor"})
 _QUOTED_WHOLE_VALUES = tuple(f'"{word}"' for word in sorted(_WHOLE_VALUES))
 _DIGIT_RUN_CHARS = b"0123456789-" + bytes(c for c in range(128) if chr(c).isspace())  # what \s matches
@@ -74,6 +76,8 @@ def _ascii_may_need_scrub(lowered: bytes) -> bool:
     for word in _TRIGGER_WORDS:
         if word in text:
             return True
+    if "//" in text and _URL_USER.search(lowered):
+        return True
     return _DIGIT_RUN in lowered.translate(_DIGIT_RUN_MAP)
 
 
@@ -197,68 +201,86 @@ class _Scrubber:
                     value[i] = self.value(item, (*path, i))
         return value
 
-    def field(self, holder: Any, key: str, path: tuple[str | int, ...]) -> None:
-        if not isinstance(holder, dict):
-            return
-        value = holder.get(key)
-        if value is None:
-            return
+    def field(self, holder: dict[str, Any], key: str, path: tuple[str | int, ...]) -> None:
+        value = holder[key]
         sensitive = _sensitive_key(key)
         if not sensitive and isinstance(value, (dict, list)) and not _container_may_need_scrub(value):
             return
         holder[key] = self.value(value, (*path, key), sensitive)
 
 
-def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Scrub `event` in place; remarks are merged into `event["_meta"]`."""
-    meta = event.get("_meta")
-    scrubber = _Scrubber(meta if isinstance(meta, dict) else {})
-    for key in ("extra", "server_name", "user"):
-        scrubber.field(event, key, ())
-    _scrub_request(scrubber, event.get("request"))
+Target = tuple[dict[str, Any], str, tuple[str | int, ...]]  # (holder, key, path of the holder)
+
+
+def _present(found: list[Target], holder: Any, keys: tuple[str, ...], path: tuple[str | int, ...]) -> None:
+    if isinstance(holder, dict):
+        found += [(holder, key, path) for key in keys if holder.get(key) is not None]
+
+
+def _targets(event: dict[str, Any]) -> list[Target]:
+    """The PII fields `event` has (headers and cookies aside), as (holder, key, path) triples."""
+    found: list[Target] = []
+    _present(found, event, ("extra", "server_name", "user"), ())
+    _present(found, event.get("request"), ("data", "query_string", "fragment", "env"), ("request",))
     crumbs = event.get("breadcrumbs")
     for i, crumb in enumerate(crumbs.get("values") or [] if isinstance(crumbs, dict) else []):
-        for key in ("message", "data"):
-            scrubber.field(crumb, key, ("breadcrumbs", "values", i))
-    logentry = event.get("logentry")
-    scrubber.field(logentry, "params", ("logentry",))
+        _present(found, crumb, ("message", "data"), ("breadcrumbs", "values", i))
+    _present(found, event.get("logentry"), ("params",), ("logentry",))
     exception = event.get("exception")
     for i, value in enumerate(exception.get("values") or [] if isinstance(exception, dict) else []):
         if isinstance(value, dict):
             path = ("exception", "values", i)
-            mechanism = value.get("mechanism")
-            for key in ("description", "data"):
-                scrubber.field(mechanism, key, (*path, "mechanism"))
-            _scrub_frames(scrubber, value.get("stacktrace"), (*path, "stacktrace"))
-            _scrub_frames(scrubber, value.get("raw_stacktrace"), (*path, "raw_stacktrace"))
-    _scrub_frames(scrubber, event.get("stacktrace"), ("stacktrace",))
+            _present(found, value.get("mechanism"), ("description", "data"), (*path, "mechanism"))
+            _frame_targets(found, value.get("stacktrace"), (*path, "stacktrace"))
+            _frame_targets(found, value.get("raw_stacktrace"), (*path, "raw_stacktrace"))
+    _frame_targets(found, event.get("stacktrace"), ("stacktrace",))
     threads = event.get("threads")
     for i, thread in enumerate(threads.get("values") or [] if isinstance(threads, dict) else []):
         if isinstance(thread, dict):
-            _scrub_frames(scrubber, thread.get("stacktrace"), ("threads", "values", i, "stacktrace"))
+            _frame_targets(found, thread.get("stacktrace"), ("threads", "values", i, "stacktrace"))
     contexts = event.get("contexts")
     if isinstance(contexts, dict):
         for name, context in contexts.items():
             kind = context.get("type", name) if isinstance(context, dict) else name
-            if kind not in KNOWN_CONTEXTS:
-                scrubber.field(contexts, name, ("contexts",))
+            if kind not in KNOWN_CONTEXTS and context is not None:
+                found.append((contexts, name, ("contexts",)))
+    return found
+
+
+def _frame_targets(found: list[Target], stacktrace: Any, path: tuple[str | int, ...]) -> None:
+    frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+    if isinstance(frames, list):
+        found += [
+            (frame, "vars", (*path, "frames", i))
+            for i, frame in enumerate(frames)
+            if isinstance(frame, dict) and frame.get("vars") is not None
+        ]
+
+
+def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
+    """Scrub `event` in place; remarks are merged into `event["_meta"]`."""
+    meta = event.get("_meta")
+    scrubber = _Scrubber(meta if isinstance(meta, dict) else {})
+    targets = _targets(event)
+    # Most events need nothing: one look at all their containers together (one JSON text) is
+    # much cheaper than one look at each frame's variables, each breadcrumb's data, ...
+    containers = [value for holder, key, _ in targets if isinstance(value := holder[key], (dict, list))]
+    clean = bool(containers) and not _container_may_need_scrub(containers)
+    for holder, key, path in targets:
+        value = holder[key]
+        if clean and isinstance(value, (dict, list)) and not _sensitive_key(key):
+            continue
+        scrubber.field(holder, key, path)
+    _scrub_request(scrubber, event.get("request"))
     if scrubber.meta:
         event["_meta"] = scrubber.meta
     return event
-
-
-def _scrub_frames(scrubber: _Scrubber, stacktrace: Any, path: tuple[str | int, ...]) -> None:
-    if isinstance(stacktrace, dict):
-        for i, frame in enumerate(stacktrace.get("frames") or []):
-            scrubber.field(frame, "vars", (*path, "frames", i))
 
 
 def _scrub_request(scrubber: _Scrubber, request: Any) -> None:
     if not isinstance(request, dict):
         return
     path = ("request",)
-    for key in ("data", "query_string", "fragment", "env"):
-        scrubber.field(request, key, path)
     headers = request.get("headers")
     if isinstance(headers, list):
         for i, pair in enumerate(headers):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -437,3 +438,55 @@ def test_prechecks_see_escaped_and_mixed_case_text(value: str) -> None:
 def test_container_precheck_sees_sensitive_keys() -> None:
     assert scrub_module._container_may_need_scrub({"ToKeN": 1})
     assert not scrub_module._container_may_need_scrub({"id": 140892, "items": [409, 207], "name": "shop"})
+
+
+_pii_values = st.recursive(_tricky_text | _secretish | strategies.scalars, _containers, max_leaves=6)
+
+
+def _frames(values: list[Any]) -> list[dict[str, Any]]:
+    return [{"function": "f", "vars": v} if i % 2 == 0 else {"function": "g"} for i, v in enumerate(values)]
+
+
+@PROPERTY_SETTINGS
+@given(
+    extra=_pii_values,
+    crumb_data=_pii_values,
+    frame_vars=st.lists(_pii_values, max_size=4),
+    context=_pii_values,
+    context_name=st.sampled_from(["custom", "auth", "os"]),
+)
+def test_event_precheck_changes_nothing(
+    extra: Any, crumb_data: Any, frame_vars: list[Any], context: Any, context_name: str
+) -> None:
+    """One look at all of an event's containers decides as looking at each one would."""
+    event = {
+        "extra": extra,
+        "breadcrumbs": {"values": [{"message": "m", "data": crumb_data}]},
+        "exception": {"values": [{"type": "E", "stacktrace": {"frames": _frames(frame_vars)}}]},
+        "threads": {"values": [{"stacktrace": {"frames": _frames(frame_vars[::-1])}}]},
+        "contexts": {context_name: context},
+    }
+    fast = scrub_event(copy.deepcopy(event))
+    with (
+        mock.patch.object(scrub_module, "_container_may_need_scrub", lambda value: True),
+        mock.patch.object(scrub_module, "_may_need_scrub", lambda value: True),
+    ):
+        exact = scrub_event(copy.deepcopy(event))
+    assert fast == exact
+
+
+def test_event_precheck_looks_at_every_container() -> None:
+    clean = {"id": 1, "items": [2, 3]}
+    event = {
+        "extra": clean,
+        "breadcrumbs": {"values": [{"data": {"url": "https://u:hunter2@example.com/"}}]},
+        "exception": {
+            "values": [
+                {"stacktrace": {"frames": [{"vars": clean}, {"vars": {"card": "4111 1111 1111 1111"}}]}}
+            ]
+        },
+    }
+    scrubbed = scrub_event(event)
+    assert scrubbed["breadcrumbs"]["values"][0]["data"]["url"] == "https://u:[Filtered]@example.com/"
+    assert scrubbed["exception"]["values"][0]["stacktrace"]["frames"][1]["vars"]["card"] == FILTERED
+    assert scrubbed["extra"] == clean
