@@ -232,7 +232,6 @@ class IssueApi:
     def _delete(self, group_ids: list[int]) -> None:
         with self.store.write() as conn:
             for chunk in (group_ids[i : i + 500] for i in range(0, len(group_ids), 500)):
-                conn.execute(t.event_tags.delete().where(t.event_tags.c.group_id.in_(chunk)))
                 conn.execute(t.events.delete().where(t.events.c.group_id.in_(chunk)))
                 for table in (
                     t.group_hashes,

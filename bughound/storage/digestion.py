@@ -46,19 +46,19 @@ def write_batch(conn: sa.Connection, batch: DigestBatch) -> WriteStats:
     inserted = _insert_events(conn, events, group_ids)
     stats.inserted = len(inserted)
     stats.duplicates += len(events) - len(inserted)
-    kept = [(pk, e) for e in events if (pk := inserted.get((e.project_id, e.event_id))) is not None]
-    _insert_tags(conn, kept, group_ids)
-    _update_groups(conn, [e for _, e in kept], group_ids)
+    kept = [e for e in events if (e.project_id, e.event_id) in inserted]
+    _count_tag_values(conn, kept, group_ids)
+    _update_groups(conn, kept, group_ids)
     issues.after_new_events(
         conn,
         [
             issues.IssueEvent(group_ids[e.event_id], e.event_id, e.timestamp, e.release)
-            for _, e in kept
+            for e in kept
             if e.event_id in group_ids
         ],
     )
-    _record_releases_environments(conn, [e for _, e in kept])
-    for _, e in kept:
+    _record_releases_environments(conn, kept)
+    for e in kept:
         outcomes[
             (e.org_id, e.project_id, e.key_id, hour_of(e.received), e.category, int(Outcome.ACCEPTED), "")
         ] += 1
@@ -217,6 +217,7 @@ def _insert_events(
             "transaction": e.transaction,
             "trace_id": e.trace_id,
             "size": e.size,
+            "tags": orjson.dumps(e.tags).decode(),
             "data": e.data,
         }
         for e in events
@@ -232,18 +233,6 @@ def _insert_events(
         for r in conn.execute(stmt, chunk):
             inserted[(r.project_id, r.event_id)] = r.id
     return inserted
-
-
-# Tags that are columns of `events` (as Snuba promotes them): not repeated in `event_tags`;
-# searches on them read the column. Per-issue counts keep them (`group_tag_values`).
-PROMOTED_TAGS = {
-    "level": "level",
-    "environment": "environment",
-    "release": "release",
-    "dist": "dist",
-    "user": "user_ident",
-    "transaction": "transaction",
-}
 
 
 def _executemany(conn: sa.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -268,8 +257,6 @@ def _dialect_sql(conn: sa.Connection, sql: str) -> str:
     return sql.replace("?", "%s") if postgres else sql
 
 
-_EVENT_TAG_COLUMNS = 'event_pk, project_id, group_id, "timestamp", "key", "value"'
-_INSERT_EVENT_TAGS = f"INSERT INTO event_tags ({_EVENT_TAG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _GROUP_TAG_VALUE_COLUMNS = 'group_id, project_id, "key", "value", times_seen, first_seen, last_seen'
 _STAGE_GROUP_TAG_VALUES = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS stage_group_tag_values "
@@ -292,38 +279,35 @@ PLACEHOLDER_TITLES = frozenset({"<unlabeled event>", "<untitled>", "<no title>",
 _UPDATE_GROUP_HASHES = "UPDATE group_hashes SET times_seen = times_seen + ? WHERE project_id = ? AND hash = ?"
 
 
-def _insert_tags(
-    conn: sa.Connection, kept: list[tuple[int, PreparedEvent]], group_ids: dict[str, int]
-) -> None:
-    rows = []
-    # Per-issue tag value counts: (group, key, value) -> [project, count, first seen, last seen].
-    counts: dict[tuple[int, str, str], list[Any]] = {}
-    for pk, e in kept:
-        group_id = group_ids.get(e.event_id)
-        for key, value in e.tags:
-            if key not in PROMOTED_TAGS:
-                rows.append((pk, e.project_id, group_id, e.timestamp, key, value))
-            if group_id is None:
-                continue
-            entry = counts.get((group_id, key, value))
-            if entry is None:
-                counts[(group_id, key, value)] = [e.project_id, 1, e.timestamp, e.timestamp]
-            else:
-                entry[1] += 1
-                entry[2] = min(entry[2], e.timestamp)
-                entry[3] = max(entry[3], e.timestamp)
-    values = [(g, p, k, v, n, first, last) for (g, k, v), (p, n, first, last) in sorted(counts.items())]
+def _count_tag_values(conn: sa.Connection, kept: list[PreparedEvent], group_ids: dict[str, int]) -> None:
+    """Per-issue tag value counts (the event's own tags are a column of its row)."""
+    oldest_first = sorted((e for e in kept if e.event_id in group_ids), key=lambda e: e.timestamp)
+    seen = [
+        ((group_ids[e.event_id], key, value), e.project_id, e.timestamp)
+        for e in oldest_first
+        for key, value in e.tags
+    ]
+    counts = collections.Counter(tag for tag, _, _ in seen)
+    last = {tag: ts for tag, _, ts in seen}  # the latest timestamp wins
+    first = {tag: (project, ts) for tag, project, ts in reversed(seen)}  # the oldest wins
+    values = [
+        (g, first[tag][0], k, v, n, first[tag][1], last[tag])
+        for tag, n in counts.items()
+        for g, k, v in [tag]
+    ]
+    if not values:
+        return
     if conn.dialect.name == "postgresql":
-        # COPY is ~10x faster than executemany; the upsert goes through a staging table.
-        _copy(conn, f"COPY event_tags ({_EVENT_TAG_COLUMNS}) FROM STDIN", rows)
+        # COPY is ~10x faster than executemany; the upsert goes through a staging table, in key
+        # order (concurrent workers then lock the rows they share in the same order).
         conn.exec_driver_sql(_STAGE_GROUP_TAG_VALUES)
         _copy(conn, f"COPY stage_group_tag_values ({_GROUP_TAG_VALUE_COLUMNS}) FROM STDIN", values)
-        if values:
-            source = f"SELECT {_GROUP_TAG_VALUE_COLUMNS} FROM stage_group_tag_values"
-            conn.exec_driver_sql(_dialect_sql(conn, _UPSERT_GROUP_TAG_VALUES.replace("{source}", source)))
-            conn.exec_driver_sql("TRUNCATE stage_group_tag_values")
-    else:
-        _executemany(conn, _INSERT_EVENT_TAGS, rows)
+        source = (
+            f'SELECT {_GROUP_TAG_VALUE_COLUMNS} FROM stage_group_tag_values ORDER BY group_id, "key", "value"'
+        )
+        conn.exec_driver_sql(_dialect_sql(conn, _UPSERT_GROUP_TAG_VALUES.replace("{source}", source)))
+        conn.exec_driver_sql("TRUNCATE stage_group_tag_values")
+    else:  # one writer at a time: any order will do
         _executemany(
             conn, _UPSERT_GROUP_TAG_VALUES.replace("{source}", "VALUES (?, ?, ?, ?, ?, ?, ?)"), values
         )

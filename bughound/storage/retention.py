@@ -1,4 +1,4 @@
-"""Deleting what is past retention: events (with their tags and attachments), idle issues, outcomes."""
+"""Deleting what is past retention: events, attachments, idle issues, outcomes."""
 
 from __future__ import annotations
 
@@ -12,21 +12,19 @@ CHUNK = 1000
 
 def delete_expired(store: Store, cutoff: float) -> int:
     """Delete data older than `cutoff` (epoch seconds) in small transactions; returns events deleted."""
-    e, et, a, g = t.events.c, t.event_tags.c, t.attachments.c, t.groups.c
+    e, a, g = t.events.c, t.attachments.c, t.groups.c
     deleted = 0
     while True:
         with store.write() as conn:
             ids = [r.id for r in conn.execute(sa.select(e.id).where(e.timestamp < cutoff).limit(CHUNK))]
             if not ids:
                 break
-            conn.execute(t.event_tags.delete().where(et.event_pk.in_(ids)))
             conn.execute(t.events.delete().where(e.id.in_(ids)))
             deleted += len(ids)
     with store.write() as conn:
         conn.execute(t.attachments.delete().where(a.date_added < cutoff))
         conn.execute(t.outcomes.delete().where(t.outcomes.c.hour < cutoff - 3600))
         stale = sa.select(g.id).where(g.last_seen < cutoff).scalar_subquery()
-        conn.execute(t.event_tags.update().where(et.group_id.in_(stale)).values(group_id=None))
         conn.execute(t.group_tag_values.delete().where(t.group_tag_values.c.group_id.in_(stale)))
         conn.execute(t.group_hashes.delete().where(t.group_hashes.c.group_id.in_(stale)))
         conn.execute(t.activities.delete().where(t.activities.c.group_id.in_(stale)))

@@ -237,24 +237,14 @@ events = sa.Table(
     sa.Column("transaction", sa.String(200), nullable=True),
     sa.Column("trace_id", sa.String(32), nullable=True),
     sa.Column("size", sa.Integer, nullable=False),
+    # The event's tags as JSON text, `[["key","value"], ...]` in the event's order (as Snuba keeps
+    # them in arrays of the event row); before `data`, so that a scan of them never reads the blob.
+    sa.Column("tags", sa.Text, nullable=False, server_default="[]"),
     sa.Column("data", sa.LargeBinary, nullable=False),  # zstd-compressed normalized JSON
     sa.UniqueConstraint("project_id", "event_id"),
     sa.Index(None, "project_id", "timestamp"),
     sa.Index(None, "group_id", "timestamp"),
     sa.Index(None, "received"),
-)
-
-event_tags = sa.Table(
-    "event_tags",
-    metadata,
-    _fk("event_pk", "events.id"),
-    sa.Column("project_id", ID, nullable=False),
-    sa.Column("group_id", ID, nullable=True),
-    sa.Column("timestamp", sa.Float, nullable=False),
-    sa.Column("key", sa.String(200), nullable=False),
-    sa.Column("value", sa.String(200), nullable=False),
-    sa.Index(None, "event_pk"),
-    sa.Index(None, "project_id", "key", "value"),
 )
 
 group_tag_values = sa.Table(

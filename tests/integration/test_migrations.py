@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from bughound.storage.db import check_migrated, current_revision, head_revision,
 from bughound.storage.migrations import HEAD
 from bughound.storage.schema import metadata
 from bughound.storage.store import Store
+from tests.factories import Harness, Project, envelope, error_event
 
 
 def test_migrated_schema_matches_declared_schema(store: Store) -> None:
@@ -67,3 +69,21 @@ def test_upgrade_keeps_existing_issues(store: Store) -> None:
             sa.select(t.groups.c.id, t.groups.c.substatus, t.groups.c.priority).order_by(t.groups.c.id)
         )
         assert [tuple(r) for r in rows] == [(1, 7, 75), (2, 7, 25)]
+
+
+def test_event_tags_move_into_their_event_row_and_back(h: Harness, project: Project, store: Store) -> None:
+    """0002 -> 0003 fills `events.tags` from each payload; the downgrade restores `event_tags`."""
+    event = error_event(tags={"region": "eu", "shard": "7"}, release="r@1")
+    h.post_envelope(project, envelope(({"type": "event"}, event)))
+    h.digest()
+    with store.engine.connect() as conn:
+        expected = json.loads(conn.execute(sa.select(t.events.c.tags)).scalar_one())
+    assert ["region", "eu"] in expected and ["release", "r@1"] in expected
+    migrate(store.engine, "0002")
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text('SELECT "key", "value" FROM event_tags')).all()
+    assert {tuple(r) for r in rows} == {(k, v) for k, v in expected if k not in ("level", "release")}
+    migrate(store.engine)
+    with store.engine.connect() as conn:
+        assert json.loads(conn.execute(sa.select(t.events.c.tags)).scalar_one()) == expected
+        assert "event_tags" not in sa.inspect(conn).get_table_names()
