@@ -93,12 +93,27 @@ def hour_of(ts: float) -> int:
 
 def json_depth_ok(value: Any, limit: int) -> bool:
     """False if `value` nests deeper than `limit` (Relay/serde's recursion limit is 128)."""
+    if limit > 0:
+        # Indented JSON puts the members of a container `limit` levels deep at 2 * limit spaces:
+        # without such a line no container is deeper than `limit`. orjson writes it much faster
+        # than Python walks the tree; the walk decides when the text cannot.
+        try:
+            text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:
+            pass
+        else:
+            if b"\n" + b" " * (2 * limit) not in text:
+                return True
+    return _walk_depth_ok(value, limit)
+
+
+def _walk_depth_ok(value: Any, limit: int) -> bool:
     if limit <= 0:
         return False
     children = value.values() if type(value) is dict else value if type(value) is list else ()
     for child in children:
         kind = type(child)
-        if (kind is dict or kind is list) and not json_depth_ok(child, limit - 1):
+        if (kind is dict or kind is list) and not _walk_depth_ok(child, limit - 1):
             return False
     return True
 
