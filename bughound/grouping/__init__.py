@@ -83,6 +83,7 @@ def run(
             config_id,
             project_enhancements=settings.enhancements,
             project_fingerprinting=settings.fingerprinting,
+            hashes_only=True,
         )
     except engine.UnknownConfig:
         log.warning("unknown grouping config %r; grouping with %s", config_id, DEFAULT_CONFIG_ID)

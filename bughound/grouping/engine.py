@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,6 +278,7 @@ def group(
     *,
     project_enhancements: str = "",
     project_fingerprinting: str = "",
+    hashes_only: bool = False,
 ) -> Grouping:
     """Group a normalized event with grouping config `config_id`.
 
@@ -286,6 +287,11 @@ def group(
     Raises `UnknownConfig`, `InvalidEnhancements` or `InvalidFingerprinting` (both ValueError,
     with a message for the user). `event` itself is not modified; `Grouping.event` is the
     event as grouping changed it (a copy that shares unchanged parts with `event`).
+
+    `hashes_only`: the caller reads the hashes, not the variants. Events whose exception values
+    differ only where no value component contributes (a stack trace took precedence) then
+    share one cache entry without normalizing their values, and `Grouping.variants` may show
+    another such event's values.
     """
     config = CONFIGS.get(config_id)
     if config is None:
@@ -301,11 +307,23 @@ def group(
     # Events of one issue mostly have equal strategy inputs: their variants are shared (variants
     # and their component trees are never modified once built).
     cache = enhancements.variants_cache
-    try:
-        key: Any = strategy_inputs(prepared, config.id)
-        cached = cache.get(key)
-    except TypeError:
-        key, cached = None, None
+    cached: Any = None
+    value_free: Any = None
+    if hashes_only:
+        try:
+            value_free = strategy_inputs(prepared, config.id, exception_values=False)
+            cached = cache.get(value_free) if value_free is not None else None
+        except TypeError:
+            value_free = None
+        if cached is _VALUES_COUNT:
+            cached, value_free = None, None
+    key: Any = None
+    if cached is None:
+        try:
+            key = strategy_inputs(prepared, config.id)
+            cached = cache.get(key)
+        except TypeError:
+            key, cached = None, None
     if cached is None:
         before = grouped.get("main_exception_id", _UNSET)
         variants = _variants(StrategyContext(prepared, enhancements, dict(config.flags)))
@@ -321,6 +339,10 @@ def group(
             if len(cache) >= _CACHE_LIMIT:
                 cache.clear()
             cache[key] = cached
+    if value_free is not None and value_free not in cache:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[value_free] = _VALUES_COUNT if _values_contribute(cached[0]) else cached
     variants, hashes, main = cached
     if main is not _UNSET:
         grouped["main_exception_id"] = main
@@ -328,6 +350,33 @@ def group(
 
 
 _UNSET = object()
+_VALUES_COUNT = object()  # a value-free key whose events' exception values may make a hash
+
+
+def _values_contribute(variants: dict[str, Variant]) -> bool:
+    """Whether an exception value could add to a hash of these variants: true unless every
+    exception (in every variant) has a stack trace or NSError info that takes precedence."""
+
+    def exceptions(component: Component) -> Iterator[Component]:
+        for child in component.children():
+            if child.id == "exception":
+                yield child
+            else:
+                yield from exceptions(child)
+
+    for variant in variants.values():
+        if not isinstance(variant, ComponentVariant):
+            continue
+        for exception in exceptions(variant.root):
+            stacktrace, ns_error = exception.find("stacktrace"), exception.find("ns_error")
+            if not (
+                (stacktrace is not None and stacktrace.contributes)
+                or (ns_error is not None and ns_error.contributes)
+            ):
+                return True
+    return False
+
+
 _CACHE_LIMIT = 500  # variants hold component trees (~9 KB each): keep the memory small
 
 

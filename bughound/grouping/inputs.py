@@ -6,6 +6,10 @@ key. The key must cover every input the strategies and the fingerprint variants 
 prepared stack trace (by identity: equal stack traces share one `PreparedStack`), exception
 types, normalized values, mechanisms and modules, thread flags, the security-report and
 template fields, the normalized message, the checksum and the resolved fingerprint.
+
+The digest only needs hashes, and in most error events a stack trace takes precedence over the
+exception's value: there the value-free key (values as one placeholder) finds the variants
+without parameterizing each new value (see `engine.group(hashes_only=True)`).
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from typing import Any
 from bughound.grouping.fingerprinting import fingerprint_type, resolve_fingerprint
 from bughound.grouping.parameterization import normalize_message
 from bughound.grouping.prepare import Prepared
+from bughound.grouping.strategies import REACT_ERRORS_WITH_CAUSE
 
 __all__ = ["strategy_inputs"]
 
 _EMPTY = ("empty stacktrace",)
 _DEFAULT = ["{{ default }}"]
 _ABSENT = ("absent",)
+_VALUE = ("a string value",)
 
 
 def _stack(prepared: Prepared, stacktrace: Any) -> Any:
@@ -42,7 +48,15 @@ def _text(value: Any) -> Any:
     return None if value is None else ("not a string", repr(value))
 
 
-def _exception(prepared: Prepared, exception: Any) -> Any:
+class _ValueMatters(Exception):
+    """The exceptions' values may decide more than their value components (see strategy_inputs)."""
+
+
+def _value_free(value: Any) -> Any:
+    return _VALUE if isinstance(value, str) else _text(value)
+
+
+def _exception(prepared: Prepared, exception: Any, text: Any = None) -> Any:
     if not isinstance(exception, dict):
         return None
     get = exception.get
@@ -52,6 +66,8 @@ def _exception(prepared: Prepared, exception: Any) -> Any:
         m = mechanism.get
         meta = m("meta")
         ns_error = meta.get("ns_error") if isinstance(meta, dict) else None
+        if text is _value_free and m("is_exception_group"):
+            raise _ValueMatters  # exception groups compare whole exception components
         mechanism_key = (
             m("synthetic"),
             m("exception_id"),
@@ -65,7 +81,7 @@ def _exception(prepared: Prepared, exception: Any) -> Any:
     stack = prepared.stacks.get(id(stacktrace)) if stacktrace is not None else None
     return (
         get("type"),
-        _text(get("value")),
+        (text or _text)(get("value")),
         get("module"),
         mechanism_key,
         stack if stack is not None else _stack(prepared, stacktrace),
@@ -90,9 +106,14 @@ def _reports(event: dict[str, Any]) -> Any:
     return tuple(found) if found else None
 
 
-def strategy_inputs(prepared: Prepared, config_id: str) -> tuple[Any, ...]:
+def strategy_inputs(prepared: Prepared, config_id: str, *, exception_values: bool = True) -> Any:
     """The key. It may hold an unhashable value: using it as a dict key then raises TypeError,
-    and the caller does not cache."""
+    and the caller does not cache.
+
+    `exception_values=False`: the key without the exceptions' values (each string value is one
+    placeholder), or None when the values may matter beyond their own value components (an
+    exception group, or React's recoverable-error override). Its variants may then be shared
+    by events whose values differ only where no value component contributes."""
     event = prepared.event
     get = event.get
     platform = get("platform")
@@ -100,7 +121,16 @@ def strategy_inputs(prepared: Prepared, config_id: str) -> tuple[Any, ...]:
     sdk_version = sdk.get("version") if platform == "python" and isinstance(sdk, dict) else None
     exception = get("exception")
     values = exception.get("values") if isinstance(exception, dict) else None
-    exceptions = tuple([_exception(prepared, e) for e in values]) if isinstance(values, list) else None
+    text = None if exception_values else _value_free
+    try:
+        exceptions = (
+            tuple([_exception(prepared, e, text) for e in values]) if isinstance(values, list) else None
+        )
+    except _ValueMatters:
+        return None
+    if text is not None and exceptions and isinstance(values, list):
+        if any(isinstance(e, dict) and e.get("value") in REACT_ERRORS_WITH_CAUSE for e in values):
+            return None  # React's recoverable errors pick the main exception by value
     threads = get("threads")
     thread_key = None
     if threads is not None:

@@ -373,7 +373,7 @@ def filter_exception_groups(
     return [*distinct, root]
 
 
-_REACT_ERRORS_WITH_CAUSE = (
+REACT_ERRORS_WITH_CAUSE = (
     "There was an error during concurrent rendering but React was able to recover by instead synchronously "
     "rendering the entire root.",
     "There was an error while hydrating but React was able to recover by instead client rendering from the "
@@ -386,7 +386,7 @@ def _main_exception_override(exceptions: list[dict[str, Any]]) -> Any:
     first, last = exceptions[0], exceptions[-1]
     if (
         first.get("type") == "Error"
-        and first.get("value") in _REACT_ERRORS_WITH_CAUSE
+        and first.get("value") in REACT_ERRORS_WITH_CAUSE
         and _mechanism(last).get("source") == "cause"
     ):
         return _mechanism(last).get("exception_id")

@@ -16,7 +16,16 @@ from bughound.grouping.engine import (
     group,
     known_config_ids,
 )
-from tests.unit.grouping.helpers import exception_event, find, find_all, grouped, normalized, tree
+from bughound.grouping.strategies import REACT_ERRORS_WITH_CAUSE
+from tests.unit.grouping.helpers import (
+    clear_caches,
+    exception_event,
+    find,
+    find_all,
+    grouped,
+    normalized,
+    tree,
+)
 
 PYTHON = exception_event(
     "python",
@@ -283,3 +292,48 @@ def test_returned_event_keeps_grouping_changes_for_title_and_culprit() -> None:
     assert frame["in_app"] is True
     assert frame["filename"] == "app/main.js"
     assert frame["data"]["orig_in_app"] == -1
+
+
+def _with_stack(exception: dict[str, Any], value: str) -> dict[str, Any]:
+    frames = [{"function": "handler", "filename": "app.js", "in_app": True}]
+    return {**exception, "value": value, "stacktrace": {"frames": frames}}
+
+
+def test_hashes_only_never_shares_variants_across_exception_groups_with_other_values() -> None:
+    """Exception groups compare their children whole, values included: children equal but for
+    their values are one child or two, although no value contributes to a hash."""
+
+    def event(second_value: str) -> dict[str, Any]:
+        children = [
+            _exc("AggregateError", 0, group=True),
+            _with_stack(_exc("TypeError", 1, 0), "x is undefined"),
+            _with_stack(_exc("TypeError", 2, 0), second_value),
+        ]
+        return {"platform": "javascript", "exception": {"values": children}}
+
+    clear_caches()
+    same, different = grouped(event("x is undefined")), grouped(event("y is undefined"))
+    assert same.hashes != different.hashes  # the case this guards
+    clear_caches()
+    grouped(event("x is undefined"), hashes_only=True)
+    result = grouped(event("y is undefined"), hashes_only=True)
+    assert result.hashes == different.hashes
+    assert result.event.get("main_exception_id") == different.event.get("main_exception_id")
+
+
+def test_hashes_only_never_shares_the_main_exception_of_react_recoverable_errors() -> None:
+    def event(value: str) -> dict[str, Any]:
+        cause_mechanism = {"source": "cause", "exception_id": 1, "parent_id": 0}
+        cause = _with_stack({"type": "TypeError", "mechanism": cause_mechanism}, "boom")
+        first = _with_stack({"type": "Error", "mechanism": {"exception_id": 0}}, value)
+        return {"platform": "javascript", "exception": {"values": [first, cause]}}
+
+    recoverable = REACT_ERRORS_WITH_CAUSE[0]
+    clear_caches()
+    fresh = grouped(event(recoverable))
+    assert fresh.event.get("main_exception_id") == 1  # the case this guards
+    clear_caches()
+    grouped(event("Something else went wrong"), hashes_only=True)
+    result = grouped(event(recoverable), hashes_only=True)
+    assert result.event.get("main_exception_id") == 1
+    assert result.hashes == fresh.hashes

@@ -10,10 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bughound.digest.normalize import normalize_event
-from bughound.grouping import enhancements, frame, parameterization, strategies
 from bughound.grouping.engine import group
 from tests.unit import strategies as events
-from tests.unit.grouping.helpers import CTX
+from tests.unit.grouping.helpers import CTX, clear_caches
 from tests.unit.strategies import PROPERTY_SETTINGS, avoid_known_bugs, json_values
 
 texts = st.sampled_from(
@@ -125,13 +124,6 @@ fingerprint_rules = st.sampled_from(
 )
 
 
-def _clear_caches() -> None:
-    enhancements.load_enhancements.cache_clear()
-    frame._cache.clear()
-    parameterization._cache.clear()
-    strategies._no_stack_cache.clear()
-
-
 def _summary(event: dict[str, Any], **kwargs: Any) -> tuple[Any, ...]:
     g = group(copy.deepcopy(event), **kwargs)
     return g.hashes, g.grouping_info(), g.title_override, {**g.event, "event_id": None}
@@ -168,9 +160,9 @@ def test_caches_never_change_a_result(
     first = normalize_event(first, CTX)
     second = normalize_event(second, CTX)
     kwargs = {"project_enhancements": rules, "project_fingerprinting": fingerprinting}
-    _clear_caches()
+    clear_caches()
     fresh = _summary(second, **kwargs)
-    _clear_caches()
+    clear_caches()
     _summary(first, **kwargs)
     warm = _summary(second, **kwargs)
     assert warm == fresh
@@ -189,3 +181,38 @@ def test_regrouping_the_returned_event_gives_the_same_hashes(
     assert again.hashes == first.hashes
     # (only the record of the client fingerprint differs: the rule's became the event's)
     assert {**again.event, "_fingerprint_info": None} == {**first.event, "_fingerprint_info": None}
+
+
+def _with_values(event: dict[str, Any], values: list[Any]) -> dict[str, Any]:
+    """A copy of `event` whose exceptions have these values (cycled), else the event as it is."""
+    event = copy.deepcopy(event)
+    exception = event.get("exception")
+    found = exception.get("values") if isinstance(exception, dict) else None
+    if isinstance(found, list) and values:
+        for i, value in enumerate(found):
+            if isinstance(value, dict):
+                value["value"] = values[i % len(values)]
+    return event
+
+
+@PROPERTY_SETTINGS
+@given(
+    event=grouping_events,
+    values=st.lists(texts | st.none() | st.sampled_from(["", "  ", "id 42", "id 43"]), max_size=4),
+    rules=project_rules,
+    fingerprinting=fingerprint_rules,
+)
+def test_hashes_only_shares_variants_only_where_values_do_not_count(
+    event: dict[str, Any], values: list[Any], rules: str, fingerprinting: str
+) -> None:
+    """`hashes_only` lets events whose exception values differ share variants: only where no
+    value can count. The hashes are always those of a fresh grouping."""
+    kwargs: dict[str, Any] = {"project_enhancements": rules, "project_fingerprinting": fingerprinting}
+    first = normalize_event(copy.deepcopy(event), CTX)
+    second = normalize_event(_with_values(event, values), CTX)
+    clear_caches()
+    fresh = group(copy.deepcopy(second), **kwargs).hashes
+    clear_caches()
+    group(copy.deepcopy(first), hashes_only=True, **kwargs)
+    assert group(copy.deepcopy(second), hashes_only=True, **kwargs).hashes == fresh
+    assert group(copy.deepcopy(second), **kwargs).hashes == fresh

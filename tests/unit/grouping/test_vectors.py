@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from bughound.grouping import component, enhancements, frame, parameterization, strategies
+from bughound.grouping import component
 from bughound.grouping.engine import group
 from bughound.grouping.fingerprint_rules import rules_text_from_json
 from tests.conftest import SHARED
+from tests.unit.grouping.helpers import clear_caches
 from tests.unit.grouping.vector_adapter import group_vector_input
 
 VECTORS = SHARED / "grouping-vectors" / "newstyle@2023_01_11"
@@ -96,20 +97,13 @@ def test_vector_pass_count(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(passed) >= len(CASES) - len(KNOWN_FAILURES)
 
 
-def _clear_caches() -> None:
-    enhancements.load_enhancements.cache_clear()
-    frame._cache.clear()
-    parameterization._cache.clear()
-    strategies._no_stack_cache.clear()
-
-
 @pytest.mark.skipif(not CASES, reason=SKIP_REASON)
 @pytest.mark.parametrize("case", CASES)
 def test_cached_and_fresh_results_agree(case: str) -> None:
     """The per-frame, per-stack-trace and per-variant caches change nothing: a repeat of an
     event (served from the caches) groups exactly like the first sight of it."""
     data = _load(case)
-    _clear_caches()
+    clear_caches()
     fresh = group_vector_input(data["input"], data["config"])
     again = group_vector_input(data["input"], data["config"])
     assert again.hashes == fresh.hashes
@@ -168,4 +162,21 @@ def test_regrouping_the_returned_event_is_stable(case: str) -> None:
 def test_known_failures_pass_once_their_input_is_corrected(case: str) -> None:
     data = _load(case)
     grouping = group_vector_input(_corrected(case, data["input"]), data["config"])
+    assert grouping.hashes == data["expected"]["hashes"]
+
+
+@pytest.mark.skipif(not CASES, reason=SKIP_REASON)
+@pytest.mark.parametrize("case", [c for c in CASES if c not in KNOWN_FAILURES])
+def test_hashes_only_after_an_event_with_other_values(case: str) -> None:
+    """The digest groups with `hashes_only`: a case seen first with other exception values (so
+    that it may share that event's variants) still gets Sentry's hashes."""
+    data = _load(case)
+    other = copy.deepcopy(data["input"])
+    exception = other.get("exception")
+    for value in (exception.get("values") or []) if isinstance(exception, dict) else []:
+        if isinstance(value, dict):
+            value["value"] = f"other {value.get('value')} 7"
+    clear_caches()
+    group_vector_input(other, data["config"], hashes_only=True)
+    grouping = group_vector_input(data["input"], data["config"], hashes_only=True)
     assert grouping.hashes == data["expected"]["hashes"]

@@ -16,14 +16,18 @@ from bughound.grouping.fingerprint_rules import rules_text_from_json
 RECEIVED = 1_700_000_000.0
 
 
-def group_vector_input(event_json: dict[str, Any], config_id: str) -> Grouping:
+def group_vector_input(event_json: dict[str, Any], config_id: str, hashes_only: bool = False) -> Grouping:
     data = copy.deepcopy(event_json)
     harness = data.pop("_grouping", None)
     enhancements = harness.get("enhancements", "") if isinstance(harness, dict) else ""
     fingerprint_rules = rules_text_from_json(data.pop("_fingerprinting_rules", None) or [])
     event = normalize_event(data, Context(received=RECEIVED, project_id=1, key_id=1))
     return group(
-        event, config_id, project_enhancements=enhancements, project_fingerprinting=fingerprint_rules
+        event,
+        config_id,
+        project_enhancements=enhancements,
+        project_fingerprinting=fingerprint_rules,
+        hashes_only=hashes_only,
     )
 
 
