@@ -66,6 +66,10 @@ _QUOTED_WHOLE_VALUES = tuple(f'"{word}"' for word in sorted(_WHOLE_VALUES))
 _DIGIT_RUN_CHARS = b"0123456789-" + bytes(c for c in range(128) if chr(c).isspace())  # what \s matches
 _DIGIT_RUN_MAP = bytes(ord("0") if byte in _DIGIT_RUN_CHARS else ord(".") for byte in range(256))
 _DIGIT_RUN = b"0" * 11
+_DIGIT_RUNS = re.compile(rb"0{11,}")
+_DIGIT_PATTERNS = tuple(
+    pattern for rule, pattern, _ in _PATTERNS if rule in ("@creditcard:filter", "@usssn:filter")
+)
 _SLOW_TRIGGER = re.compile(
     PASSWORD.pattern[4:] + r"|-----begin|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}"
 )
@@ -78,7 +82,15 @@ def _ascii_may_need_scrub(lowered: bytes) -> bool:
             return True
     if "//" in text and _URL_USER.search(lowered):
         return True
-    return _DIGIT_RUN in lowered.translate(_DIGIT_RUN_MAP)
+    # Runs of digits are common (ids, UUIDs, timestamps): a long enough run is looked at with
+    # the card and SSN rules themselves (on the run and the character on each side of it).
+    digits = lowered.translate(_DIGIT_RUN_MAP)
+    if _DIGIT_RUN in digits:
+        for run in _DIGIT_RUNS.finditer(digits):
+            part = text[max(run.start() - 1, 0) : run.end() + 1]
+            if any(pattern.search(part) for pattern in _DIGIT_PATTERNS):
+                return True
+    return False
 
 
 def _may_need_scrub(value: str) -> bool:
@@ -262,34 +274,40 @@ def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
     meta = event.get("_meta")
     scrubber = _Scrubber(meta if isinstance(meta, dict) else {})
     targets = _targets(event)
-    # Most events need nothing: one look at all their containers together (one JSON text) is
-    # much cheaper than one look at each frame's variables, each breadcrumb's data, ...
-    containers = [value for holder, key, _ in targets if isinstance(value := holder[key], (dict, list))]
-    clean = bool(containers) and not _container_may_need_scrub(containers)
+    pairs = _request_pairs(event.get("request"))
+    # Most events need nothing: one look at all their PII fields together (one JSON text) is
+    # much cheaper than one look at each frame's variables, each breadcrumb, each header, ...
+    # What it clears needs only the checks by key (a password field, an auth header).
+    values = [holder[key] for holder, key, _ in targets]
+    values += [pair[1] for _, pair, _ in pairs]
+    clean = bool(values) and not _container_may_need_scrub(values)
     for holder, key, path in targets:
-        value = holder[key]
-        if clean and isinstance(value, (dict, list)) and not _sensitive_key(key):
-            continue
-        scrubber.field(holder, key, path)
-    _scrub_request(scrubber, event.get("request"))
+        if not (clean and not _sensitive_key(key)):
+            scrubber.field(holder, key, path)
+    for path, pair, sensitive in pairs:
+        if not (clean and not sensitive):
+            pair[1] = scrubber.value(pair[1], path, sensitive)
     if scrubber.meta:
         event["_meta"] = scrubber.meta
     return event
 
 
-def _scrub_request(scrubber: _Scrubber, request: Any) -> None:
+def _request_pairs(request: Any) -> list[tuple[tuple[str | int, ...], list[Any], bool]]:
+    """The request's headers (but the User-Agent) and cookies: (path, [name, value], whether the
+    name makes the value sensitive)."""
+    found: list[tuple[tuple[str | int, ...], list[Any], bool]] = []
     if not isinstance(request, dict):
-        return
-    path = ("request",)
+        return found
     headers = request.get("headers")
     if isinstance(headers, list):
         for i, pair in enumerate(headers):
             if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
                 if pair[0].lower() != "user-agent":
-                    pair[1] = scrubber.value(pair[1], (*path, "headers", i, 1), _sensitive_key(pair[0]))
+                    found.append((("request", "headers", i, 1), pair, _sensitive_key(pair[0])))
     cookies = request.get("cookies")
     if isinstance(cookies, list):
         for i, pair in enumerate(cookies):
             if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):
                 sensitive = pair[0].lower() in SENSITIVE_COOKIES or _sensitive_key(pair[0])
-                pair[1] = scrubber.value(pair[1], (*path, "cookies", i, 1), sensitive)
+                found.append((("request", "cookies", i, 1), pair, sensitive))
+    return found

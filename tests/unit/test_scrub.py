@@ -454,14 +454,25 @@ def _frames(values: list[Any]) -> list[dict[str, Any]]:
     frame_vars=st.lists(_pii_values, max_size=4),
     context=_pii_values,
     context_name=st.sampled_from(["custom", "auth", "os"]),
+    message=_tricky_text,
+    header=st.tuples(st.sampled_from(["Authorization", "X-Id", "User-Agent"]), _tricky_text | _secretish),
+    cookie=st.tuples(st.sampled_from(["sessionid", "theme"]), _tricky_text),
 )
 def test_event_precheck_changes_nothing(
-    extra: Any, crumb_data: Any, frame_vars: list[Any], context: Any, context_name: str
+    extra: Any,
+    crumb_data: Any,
+    frame_vars: list[Any],
+    context: Any,
+    context_name: str,
+    message: str,
+    header: tuple[str, str],
+    cookie: tuple[str, str],
 ) -> None:
-    """One look at all of an event's containers decides as looking at each one would."""
+    """One look at all of an event's PII fields decides as looking at each one would."""
     event = {
         "extra": extra,
-        "breadcrumbs": {"values": [{"message": "m", "data": crumb_data}]},
+        "request": {"headers": [list(header)], "cookies": [list(cookie)]},
+        "breadcrumbs": {"values": [{"message": message, "data": crumb_data}]},
         "exception": {"values": [{"type": "E", "stacktrace": {"frames": _frames(frame_vars)}}]},
         "threads": {"values": [{"stacktrace": {"frames": _frames(frame_vars[::-1])}}]},
         "contexts": {context_name: context},
@@ -490,3 +501,18 @@ def test_event_precheck_looks_at_every_container() -> None:
     assert scrubbed["breadcrumbs"]["values"][0]["data"]["url"] == "https://u:[Filtered]@example.com/"
     assert scrubbed["exception"]["values"][0]["stacktrace"]["frames"][1]["vars"]["card"] == FILTERED
     assert scrubbed["extra"] == clean
+
+
+@pytest.mark.parametrize(
+    "value", ["d5109087-4541-42cd-96b4-8072700ab1c9", "1795366894.924722", "ids 1234567 - 8901234 - 5"]
+)
+def test_long_digit_runs_that_no_rule_matches_need_no_scrub(value: str) -> None:
+    assert scrub_module._scrub_string(value) == (value, None)
+    assert not scrub_module._may_need_scrub(value)
+    assert not scrub_module._container_may_need_scrub({"request_id": value})
+
+
+def test_digit_rules_see_the_characters_around_a_run() -> None:
+    assert scrub_module._may_need_scrub("ssn 123-45-6789.")
+    assert scrub_module._may_need_scrub("card:4111-1111-1111-1111")
+    assert scrub_module._scrub_string("x123-45-6789") == ("x123-45-6789", None)
