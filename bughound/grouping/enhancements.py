@@ -151,12 +151,30 @@ class _RuleList:
             )
         self.has_exception_matchers = any(self.exception)
         self.no_exception_mask = sum(1 << i for i, exc in enumerate(self.exception) if not exc)
+        # family bits -> the rules whose family matchers admit a frame of that family (most
+        # rules name one family: a frame is tested against a few of them, not all)
+        self._by_family: dict[int, list[tuple[int, tuple[FrameMatcher, ...]]]] = {}
+
+    def _candidates(self, family_bits: int) -> list[tuple[int, tuple[FrameMatcher, ...]]]:
+        found = self._by_family.get(family_bits)
+        if found is None:
+            probe = [MatchFrame.__new__(MatchFrame)]
+            probe[0].family = family_bits
+            found = self._by_family[family_bits] = [
+                (index, tuple(m for m in matchers if m.key != "family"))
+                for index, matchers in enumerate(self.static)
+                if all(_matches(m, probe, 0) for m in matchers if m.key == "family")
+            ]
+        return found
 
     def static_mask(self, frame: MatchFrame) -> int:
         mask = 0
         frames = [frame]
-        for index, matchers in enumerate(self.static):
-            if all(_matches(m, frames, 0) for m in matchers):
+        for index, matchers in self._candidates(frame.family):
+            for matcher in matchers:
+                if not _matches(matcher, frames, 0):
+                    break
+            else:
                 mask |= 1 << index
         return mask
 
