@@ -17,9 +17,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bughound.api import groups as serialize
+from bughound.api import serializers
 from bughound.api.auth import authenticate, require_scope
 from bughound.api.errors import ApiError, bad_request, forbidden, not_found
-from bughound.api.responses import json_body, json_response
+from bughound.api.pagination import offset_links, parse_cursor, parse_per_page
+from bughound.api.responses import json_body, json_response, load_event
 from bughound.config import Settings
 from bughound.storage import issue_queries as q
 from bughound.storage import issues
@@ -435,16 +437,33 @@ class IssueApi:
             ]
 
     async def hashes(self, request: Request) -> Response:
+        """The primary hashes of the issue's events, each with its latest event (full unless
+        `full` is `0` or `false`), newest first; offset cursor pagination, as Sentry's."""
         _, group = await self._issue(request, READ)
+        params = request.query_params
+        cursor = parse_cursor(params.get("cursor"))
+        limit = parse_per_page(params.get("per_page"))
+        full = params.get("full") not in ("0", "false")
 
-        def read() -> list[dict[str, Any]]:
+        def read() -> list[sa.Row[Any]]:
             with self.store.read() as conn:
-                return [
-                    {"id": row.hash, "latestEvent": None, "mergedBySeer": False, "seerMatchDistance": None}
-                    for row in q.hashes(conn, group.id)
-                ]
+                return q.latest_event_by_primary_hash(conn, group.id, cursor.offset, limit + 1)
 
-        return json_response(await to_thread.run_sync(read))
+        rows = await to_thread.run_sync(read)
+        serializer = serializers.full_event if full else serializers.simple_event
+        out = [
+            {
+                "id": row.primary_hash,
+                "latestEvent": serializer(load_event(row), group_id=row.group_id, project_id=row.project_id),
+                "mergedBySeer": False,
+                "seerMatchDistance": None,
+            }
+            for row in rows[:limit]
+        ]
+        link = offset_links(
+            self.settings.url, request.url.path, params.multi_items(), cursor.offset, limit, len(rows) > limit
+        )
+        return json_response(out, headers={"Link": link})
 
 
 def _release_exists(conn: sa.Connection, project_id: int, version: str) -> bool:

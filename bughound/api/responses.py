@@ -1,4 +1,5 @@
-"""JSON in and out of the web API (orjson; `application/json` responses, 400 on a bad body)."""
+"""JSON in and out of the web API (orjson; `application/json` responses, 400 on a bad body, stored
+events)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bughound.api.errors import bad_request
+from bughound.digest.pipeline import decompress
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -24,3 +26,10 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise bad_request("JSON parse error") from None
+
+
+def load_event(row: Any) -> dict[str, Any]:
+    """A stored event (an `events` row) as the serializers read it: its payload and its size."""
+    event: dict[str, Any] = orjson.loads(decompress(row.data))
+    event["_size"] = row.size
+    return event

@@ -6,7 +6,6 @@ import re
 import time
 from typing import Any
 
-import orjson
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,10 +17,9 @@ from bughound.api.errors import ApiError, forbidden, not_found
 from bughound.api.issues import IssueApi
 from bughound.api.pagination import offset_links, parse_cursor, parse_per_page
 from bughound.api.projects import ProjectApi
-from bughound.api.responses import json_response
+from bughound.api.responses import json_response, load_event
 from bughound.api.timeparams import time_window
 from bughound.config import Settings
-from bughound.digest.pipeline import decompress
 from bughound.grouping import grouping_info
 from bughound.grouping.settings import ProjectGrouping
 from bughound.storage.store import NotFound, Store, project_grouping
@@ -96,7 +94,7 @@ class WebApi:
         has_more = len(rows) > limit
         out = []
         for row in rows[:limit]:
-            event = _load(row)
+            event = load_event(row)
             if full:
                 out.append(serializers.full_event(event, group_id=row.group_id, project_id=project.id))
             else:
@@ -116,7 +114,7 @@ class WebApi:
         row = await to_thread.run_sync(self.store.get_event, project.id, event_id.lower())
         if row is None:
             raise ApiError(404, "Event not found")
-        event = _load(row)
+        event = load_event(row)
         out = serializers.full_event(event, group_id=row.group_id, project_id=project.id)
         out["release"] = {"version": row.release} if row.release else None
         out["userReport"] = await to_thread.run_sync(self._user_report, project.id, row.event_id)
@@ -145,7 +143,7 @@ class WebApi:
         if row.group_id is None:
             raise ApiError(404, "Grouping info is only available for error and default events")
         settings = await to_thread.run_sync(self._project_grouping, project.id)
-        return json_response(grouping_info(_load(row), settings))
+        return json_response(grouping_info(load_event(row), settings))
 
     def _project_grouping(self, project_id: int) -> ProjectGrouping:
         with self.store.read() as conn:
@@ -165,9 +163,3 @@ class WebApi:
             "user": None,
             "event": {"id": report.event_id, "eventID": report.event_id},
         }
-
-
-def _load(row: Any) -> dict[str, Any]:
-    event: dict[str, Any] = orjson.loads(decompress(row.data))
-    event["_size"] = row.size
-    return event

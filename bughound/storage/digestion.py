@@ -217,6 +217,7 @@ def _insert_events(
             e.transaction,
             e.trace_id,
             e.size,
+            e.grouping.hashes[0] if e.grouping is not None and e.grouping.hashes else None,
             orjson.dumps(e.tags).decode(),
             e.data,
         )
@@ -243,7 +244,7 @@ _EVENT_COLUMNS = tuple(
     for name in (
         "project_id", "event_id", "group_id", "type", "timestamp", "received", "level", "environment",
         "release", "dist", "platform", "user_ident", "title", "message", "culprit", "transaction",
-        "trace_id", "size", "tags", "data",
+        "trace_id", "size", "primary_hash", "tags", "data",
     )
 )  # fmt: skip
 

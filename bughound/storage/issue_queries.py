@@ -122,19 +122,27 @@ def counts_by_bucket(conn: sa.Connection, group_id: int, since: float, bucket: i
     return {int(i) * bucket: int(n) for i, n in rows}
 
 
-def hashes(conn: sa.Connection, group_id: int) -> list[sa.Row[Any]]:
-    h = t.group_hashes.c
-    return list(conn.execute(sa.select(t.group_hashes).where(h.group_id == group_id).order_by(h.id)))
-
-
-def latest_event_with_hash(conn: sa.Connection, group_id: int) -> sa.Row[Any] | None:
+def latest_event_by_primary_hash(
+    conn: sa.Connection, group_id: int, offset: int, limit: int
+) -> list[sa.Row[Any]]:
+    """The issue's latest event of each primary hash, newest first (Sentry's hashes endpoint:
+    the events' primary hashes, ordered by their latest event)."""
     e = t.events.c
-    return conn.execute(
-        sa.select(t.events)
-        .where(e.group_id == group_id)
-        .order_by(e.timestamp.desc(), e.event_id.desc())
-        .limit(1)
-    ).first()
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=e.primary_hash, order_by=(e.timestamp.desc(), e.id.desc()))
+        .label("rank")
+    )
+    ranked = sa.select(t.events, rank).where(e.group_id == group_id, e.primary_hash.is_not(None)).subquery()
+    return list(
+        conn.execute(
+            sa.select(ranked)
+            .where(ranked.c.rank == 1)
+            .order_by(ranked.c.timestamp.desc(), ranked.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
 
 
 def user_by_id(conn: sa.Connection, user_id: int) -> sa.Row[Any] | None:

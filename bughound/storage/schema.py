@@ -237,6 +237,8 @@ events = sa.Table(
     sa.Column("transaction", sa.String(200), nullable=True),
     sa.Column("trace_id", sa.String(32), nullable=True),
     sa.Column("size", sa.Integer, nullable=False),
+    # The event's primary grouping hash (its first): the hashes endpoint lists them.
+    sa.Column("primary_hash", sa.String(32), nullable=True),
     # The event's tags as JSON text, `[["key","value"], ...]` in the event's order (as Snuba keeps
     # them in arrays of the event row); before `data`, so that a scan of them never reads the blob.
     sa.Column("tags", sa.Text, nullable=False, server_default="[]"),

@@ -339,13 +339,58 @@ def test_bulk_update_as_sentry_cli_sends_it(h: Harness, project: Project, store:
     assert [issue(h, project, i)["status"] for i in ids] == ["unresolved", "unresolved"]
 
 
+def _two_frames(second_in_app: bool) -> dict[str, Any]:
+    frames = [
+        {"filename": "app.py", "function": "main", "module": "app", "in_app": True},
+        {"filename": "jobs.py", "function": "run", "module": "jobs", "in_app": second_in_app},
+    ]
+    return {"values": [{"type": "ValueError", "value": "bad value", "stacktrace": {"frames": frames}}]}
+
+
+def test_hashes_list_each_primary_hash_with_its_latest_event(
+    h: Harness, project: Project, store: Store
+) -> None:
+    """Sentry lists the primary hashes of an issue's events, each with its latest event (the
+    full event unless `full` is 0 or false), newest first, with offset cursors."""
+    first = send(h, project, exception=_two_frames(True), timestamp=time.time() - 60)
+    second = send(h, project, exception=_two_frames(True), timestamp=time.time() - 30)
+    # Same system frames, other in-app frames: the same issue (by its system hash), but another
+    # primary (app) hash.
+    third = send(h, project, exception=_two_frames(False), timestamp=time.time() - 10)
+    group_id = only_issue(store)
+    with store.read() as conn:
+        primary = dict(conn.execute(sa.select(t.events.c.event_id, t.events.c.primary_hash)).all())
+        known = set(conn.execute(sa.select(t.group_hashes.c.hash)).scalars())
+    assert primary[first] == primary[second] != primary[third]
+    assert {primary[first], primary[third]} <= known
+    url = f"/api/0/organizations/acme/issues/{group_id}/hashes/"
+    hashes = h.api(project, url).json()
+    assert [(x["id"], x["latestEvent"]["eventID"]) for x in hashes] == [
+        (primary[third], third),
+        (primary[second], second),
+    ]
+    latest = hashes[0]["latestEvent"]
+    assert latest["groupID"] == str(group_id) and latest["title"] == "ValueError: bad value"
+    assert any(entry["type"] == "exception" for entry in latest["entries"])  # the full event
+    assert (hashes[0]["mergedBySeer"], hashes[0]["seerMatchDistance"]) == (False, None)
+    for value in ("0", "false"):
+        simple = h.api(project, url, params={"full": value}).json()[0]["latestEvent"]
+        assert simple["eventID"] == third and "entries" not in simple
+    assert "entries" in h.api(project, url, params={"full": "no"}).json()[0]["latestEvent"]
+    page = h.api(project, url, params={"per_page": 1})
+    assert [x["latestEvent"]["eventID"] for x in page.json()] == [third]
+    assert 'rel="next"; results="true"' in page.headers["Link"]
+    nxt = h.api(project, url, params={"per_page": 1, "cursor": "0:1:0"})
+    assert [x["latestEvent"]["eventID"] for x in nxt.json()] == [second]
+
+
 def test_hashes_and_delete(h: Harness, project: Project, store: Store) -> None:
     send(h, project)
     group_id = only_issue(store)
     hashes = h.api(project, f"/api/0/organizations/acme/issues/{group_id}/hashes/").json()
     with store.read() as conn:
-        stored = set(conn.execute(sa.select(t.group_hashes.c.hash)).scalars())
-    assert {x["id"] for x in hashes} == stored
+        primary = conn.execute(sa.select(t.events.c.primary_hash)).scalar_one()
+    assert [x["id"] for x in hashes] == [primary]
     r = h.client.delete(f"/api/0/issues/{group_id}/", headers={"Authorization": f"Bearer {project.token}"})
     assert r.status_code == 202
     assert h.api(project, f"/api/0/issues/{group_id}/").status_code == 404

@@ -72,13 +72,16 @@ def test_upgrade_keeps_existing_issues(store: Store) -> None:
 
 
 def test_event_tags_move_into_their_event_row_and_back(h: Harness, project: Project, store: Store) -> None:
-    """0002 -> 0003 fills `events.tags` from each payload; the downgrade restores `event_tags`."""
+    """0002 -> 0003 fills `events.tags` and `events.primary_hash` from each payload; the downgrade
+    restores `event_tags`."""
     event = error_event(tags={"region": "eu", "shard": "7"}, release="r@1")
     h.post_envelope(project, envelope(({"type": "event"}, event)))
     h.digest()
     with store.engine.connect() as conn:
         expected = json.loads(conn.execute(sa.select(t.events.c.tags)).scalar_one())
+        primary_hash = conn.execute(sa.select(t.events.c.primary_hash)).scalar_one()
     assert ["region", "eu"] in expected and ["release", "r@1"] in expected
+    assert primary_hash is not None and len(primary_hash) == 32
     migrate(store.engine, "0002")
     with store.engine.connect() as conn:
         rows = conn.execute(sa.text('SELECT "key", "value" FROM event_tags')).all()
@@ -86,4 +89,5 @@ def test_event_tags_move_into_their_event_row_and_back(h: Harness, project: Proj
     migrate(store.engine)
     with store.engine.connect() as conn:
         assert json.loads(conn.execute(sa.select(t.events.c.tags)).scalar_one()) == expected
+        assert conn.execute(sa.select(t.events.c.primary_hash)).scalar_one() == primary_hash
         assert "event_tags" not in sa.inspect(conn).get_table_names()

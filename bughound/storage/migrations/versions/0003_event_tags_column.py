@@ -1,4 +1,5 @@
-"""event tags: one `events.tags` column instead of one `event_tags` row per tag
+"""event tags and primary hash: `events.tags` instead of one `event_tags` row per tag, and
+`events.primary_hash`
 
 Revision ID: 0003
 Revises: 0002
@@ -6,8 +7,9 @@ Create Date: 2026-11-22
 
 An event's tags become a JSON text column of its row (`[["key","value"], ...]`, the event's own
 tags in order), as Snuba keeps them in arrays of the event: the per-tag rows and their two
-indexes were the largest cost of digesting an event. On SQLite the table is rebuilt so that
-`tags` comes before the `data` blob (a scan of the tags never reads through the blob).
+indexes were the largest cost of digesting an event. `primary_hash` is the event's first grouping
+hash (Sentry lists an issue's hashes by the latest event of each). On SQLite the table is rebuilt
+so that both come before the `data` blob (a scan of them never reads through the blob).
 """
 
 from typing import Any
@@ -28,19 +30,24 @@ CHUNK = 1000
 PROMOTED = frozenset({"level", "environment", "release", "dist", "user", "transaction"})
 
 
-def _event_tags(data: bytes) -> list[Any]:
-    """The tags stored in an event's payload ([] if the payload cannot be read)."""
+def _tags_and_primary_hash(data: bytes) -> tuple[list[Any], str | None]:
+    """The tags and the first grouping hash stored in an event's payload ([], None if the
+    payload cannot be read)."""
     try:
         event = orjson.loads(zstandard.ZstdDecompressor().decompress(data))
     except (zstandard.ZstdError, orjson.JSONDecodeError):
-        return []
-    tags = event.get("tags") if isinstance(event, dict) else None
+        return [], None
+    if not isinstance(event, dict):
+        return [], None
+    tags = event.get("tags")
     pairs = tags if isinstance(tags, list) else []
+    hashes = event.get("fingerprint_hashes")
+    primary = hashes[0] if isinstance(hashes, list) and hashes and isinstance(hashes[0], str) else None
     return [
         [str(pair[0]), str(pair[1])]
         for pair in pairs
         if isinstance(pair, list) and len(pair) == 2 and pair[0] is not None and pair[1] is not None
-    ]
+    ], primary[:32] if primary else None
 
 
 def upgrade() -> None:
@@ -48,10 +55,14 @@ def upgrade() -> None:
     sqlite = conn.dialect.name == "sqlite"
     with op.batch_alter_table("events", schema=None, recreate="always" if sqlite else "auto") as batch_op:
         batch_op.add_column(
+            sa.Column("primary_hash", sa.String(length=32), nullable=True),
+            insert_before="data" if sqlite else None,
+        )
+        batch_op.add_column(
             sa.Column("tags", sa.Text(), server_default="[]", nullable=False),
             insert_before="data" if sqlite else None,
         )
-    # Fill in the tags of the events stored so far, from their payloads.
+    # Fill in the tags and primary hashes of the events stored so far, from their payloads.
     last = 0
     while True:
         rows = conn.execute(
@@ -60,10 +71,15 @@ def upgrade() -> None:
         ).all()
         if not rows:
             break
-        updates = [{"id": r.id, "tags": orjson.dumps(_event_tags(r.data)).decode()} for r in rows]
-        updates = [u for u in updates if u["tags"] != "[]"]
+        updates = []
+        for r in rows:
+            tags, primary_hash = _tags_and_primary_hash(r.data)
+            if tags or primary_hash:
+                updates.append({"id": r.id, "tags": orjson.dumps(tags).decode(), "hash": primary_hash})
         if updates:
-            conn.execute(sa.text("UPDATE events SET tags = :tags WHERE id = :id"), updates)
+            conn.execute(
+                sa.text("UPDATE events SET tags = :tags, primary_hash = :hash WHERE id = :id"), updates
+            )
         last = rows[-1].id
     with op.batch_alter_table("event_tags", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_event_tags_project_id_key_value"))
@@ -118,3 +134,4 @@ def downgrade() -> None:
         last = rows[-1].id
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_column("tags")
+        batch_op.drop_column("primary_hash")
