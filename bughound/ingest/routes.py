@@ -34,6 +34,7 @@ from bughound.ingest.decode import decode_body
 from bughound.ingest.errors import IngestError, bad_request, too_large
 from bughound.ingest.ratelimit import KeyRateLimiter, Limited
 from bughound.spool.base import Spool
+from bughound.storage.ratelimits import SharedKeyRateLimiter
 from bughound.storage.store import ProjectKey, Store
 
 Scope = MutableMapping[str, Any]
@@ -138,7 +139,9 @@ class IngestApp:
         self.settings = settings
         self.keys = KeyCache(store)
         self.spool = spool
-        self.limiter = KeyRateLimiter()
+        self.limiter: KeyRateLimiter | SharedKeyRateLimiter = (
+            KeyRateLimiter() if settings.is_sqlite else SharedKeyRateLimiter(store)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = match_ingest_path(scope["path"])
@@ -223,7 +226,7 @@ class IngestApp:
                 f"envelope exceeded size limits for type '{oversized.split(':')[0]}' "
                 "(https://develop.sentry.dev/sdk/envelopes/#size-limits)"
             )
-        limited, dropped = self._rate_limit(env, key, received)
+        limited, dropped = await self._rate_limit(env, key, received)
         if dropped:
             meta["outcomes"] = dropped
         if env.items or dropped:
@@ -294,7 +297,7 @@ class IngestApp:
                 return discard_item_type(item.type, item.headers.get("attachment_type"))
         return None
 
-    def _rate_limit(
+    async def _rate_limit(
         self, env: envelope_format.Envelope, key: ProjectKey, now: float
     ) -> tuple[Limited | None, list[list[Any]]]:
         """Apply the key's quota to the envelope's event; drop what it rejects (and what depends on it)."""
@@ -304,9 +307,15 @@ class IngestApp:
         if not events:
             return None, []
         window = key.rate_limit_window
-        limited = self.limiter.admit(
-            key.id, key.rate_limit_count, window, len(events), now, shift=key.organization_id % window
-        )
+        args = (key.id, key.rate_limit_count, window, len(events), now, key.organization_id % window)
+        if isinstance(self.limiter, SharedKeyRateLimiter):
+            try:
+                limited = await to_thread.run_sync(self.limiter.admit, *args)
+            except Exception:
+                log.exception("rate limit counter unavailable")
+                raise IngestError(503, "project configuration is unavailable") from None
+        else:
+            limited = self.limiter.admit(*args)
         if limited is None:
             return None, []
         dropped: list[list[Any]] = []

@@ -392,3 +392,13 @@ worker_state = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
+
+# Per-key rate limit counters shared by every `serve` process of a PostgreSQL deployment (a
+# single SQLite server counts in memory): events admitted per key and fixed window.
+rate_limit_windows = sa.Table(
+    "rate_limit_windows",
+    metadata,
+    sa.Column("key_id", ID, primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),  # epoch seconds
+    sa.Column("used", sa.Integer, nullable=False),
+)

@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 import zstandard
 
+from bughound.config import Settings
 from bughound.storage import schema as t
 from bughound.storage.store import Store
-from tests.factories import Harness, Project, auth_header, envelope, error_event, make_project
+from tests.factories import Harness, Project, auth_header, envelope, error_event, harness, make_project
 
 
 def outcomes(store: Store) -> dict[tuple[str, int, str], int]:
@@ -291,6 +292,27 @@ def test_rate_limited_key_answers_429_and_counts_outcomes(h: Harness, store: Sto
     assert got[("error", 0, "")] == 2
     assert got[("error", 2, "key_quota")] == 3
     assert got[("session", 0, "")] == 1
+
+
+@pytest.mark.postgres
+def test_servers_sharing_postgres_share_the_rate_limit(h: Harness, store: Store, settings: Settings) -> None:
+    """Several `serve` processes on one PostgreSQL admit the key's count between them (the
+    counters are in the database), not the count each."""
+    if settings.is_sqlite:
+        pytest.skip("a SQLite deployment has one server, which counts in memory")
+    project = make_project(store, slug="limited")
+    with store.write() as conn:
+        store.update_project_key(conn, project.public_key, rate_limit_count=5, rate_limit_window=3600)
+    with harness(settings, store) as other:
+        statuses = [
+            server.post_envelope(project, envelope(({"type": "event"}, error_event()))).status_code
+            for _ in range(4)
+            for server in (h, other)
+        ]
+    assert statuses.count(200) == 5
+    assert statuses[5:] == [429, 429, 429]
+    with store.read() as conn:
+        assert conn.execute(sa.select(t.rate_limit_windows.c.used)).scalar_one() == 5
 
 
 def test_client_reports_sessions_and_other_items_count_outcomes(

@@ -110,3 +110,14 @@ def test_retention_deletes_old_events_and_idle_issues(h: Harness, project: Proje
         assert [r.title for r in conn.execute(sa.select(t.groups.c.title))] == ["ValueError: bad value"]
         tag_groups = set(conn.execute(sa.select(t.group_tag_values.c.group_id)).scalars())
         assert tag_groups == set(conn.execute(sa.select(t.groups.c.id)).scalars())
+
+
+def test_retention_deletes_rate_limit_windows_two_days_old(store: Store) -> None:
+    now = time.time()
+    with store.write() as conn:
+        for start in (now - 3 * 86400, now - 3600):
+            conn.execute(t.rate_limit_windows.insert().values(key_id=1, window_start=int(start), used=3))
+    delete_expired(store, now - 90 * 86400, now)
+    with store.read() as conn:
+        starts = list(conn.execute(sa.select(t.rate_limit_windows.c.window_start)).scalars())
+    assert starts == [int(now - 3600)]
