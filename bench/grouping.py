@@ -80,20 +80,19 @@ def synthetic_events(count: int, seed: int = 7) -> list[Case]:
     return [(normalize_event(factory.build(i, "key")[2], CONTEXT), "", "") for i in range(count)]
 
 
+def group_case(event: dict[str, Any], rules: str, fingerprints: str) -> None:
+    group(event, project_enhancements=rules, project_fingerprinting=fingerprints, hashes_only=HASHES_ONLY)
+
+
 def run(cases: list[Case], seconds: float) -> tuple[int, float]:
     """Group the corpus repeatedly for about `seconds`; (events grouped, CPU seconds)."""
     for event, rules, fingerprints in cases:  # warm-up: fill the caches
-        group(event, project_enhancements=rules, project_fingerprinting=fingerprints, hashes_only=HASHES_ONLY)
+        group_case(event, rules, fingerprints)
     done = 0
     start = time.process_time()
     while True:
         for event, rules, fingerprints in cases:
-            group(
-                event,
-                project_enhancements=rules,
-                project_fingerprinting=fingerprints,
-                hashes_only=HASHES_ONLY,
-            )
+            group_case(event, rules, fingerprints)
         done += len(cases)
         elapsed = time.process_time() - start
         if elapsed >= seconds:
@@ -107,12 +106,7 @@ def per_event_us(cases: list[Case], rounds: int = 5) -> float:
     for _ in range(rounds):
         start = time.process_time()
         for event, rules, fingerprints in cases:
-            group(
-                event,
-                project_enhancements=rules,
-                project_fingerprinting=fingerprints,
-                hashes_only=HASHES_ONLY,
-            )
+            group_case(event, rules, fingerprints)
         timings.append((time.process_time() - start) / len(cases) * 1e6)
     return round(statistics.median(timings), 1)
 
@@ -139,7 +133,7 @@ def cold_us_per_event(cases: list[Case]) -> float:
     for event, rules, fingerprints in cases:
         clear_event_caches(project_rules)
         start = time.process_time()
-        group(event, project_enhancements=rules, project_fingerprinting=fingerprints, hashes_only=HASHES_ONLY)
+        group_case(event, rules, fingerprints)
         total += time.process_time() - start
     return round(total / len(cases) * 1e6, 1) if cases else 0.0
 
@@ -172,11 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     cold = {name: cold_us_per_event(cases) for name, cases in parts.items() if cases}
     known = parts["synthetic_python"]
     for event, rules, fingerprints in known:  # the 50 issues are known again (caches refilled)
-        group(event, project_enhancements=rules, project_fingerprinting=fingerprints, hashes_only=HASHES_ONLY)
+        group_case(event, rules, fingerprints)
     fresh = synthetic_events(args.synthetic, seed=8)  # known issues, values never seen
     start = time.process_time()
     for event, rules, fingerprints in fresh:
-        group(event, project_enhancements=rules, project_fingerprinting=fingerprints, hashes_only=HASHES_ONLY)
+        group_case(event, rules, fingerprints)
     fresh_us = round((time.process_time() - start) / len(fresh) * 1e6, 1) if fresh else None
     results: dict[str, Any] = {
         "mode": "hashes only (as the digest)" if HASHES_ONLY else "full (every variant)",

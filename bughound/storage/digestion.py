@@ -193,10 +193,10 @@ def _add_hash(conn: sa.Connection, e: PreparedEvent, hash_: str, group_id: int) 
 
 def _insert_events(
     conn: sa.Connection, events: list[PreparedEvent], group_ids: dict[str, int]
-) -> dict[tuple[int, str], int]:
-    """Insert, skipping conflicts; returns (project_id, event_id) -> row id of rows inserted."""
+) -> set[tuple[int, str]]:
+    """Insert, skipping conflicts; returns the (project_id, event_id) of the rows inserted."""
     if not events:
-        return {}
+        return set()
     rows = [
         (
             e.project_id,
@@ -225,17 +225,18 @@ def _insert_events(
     ]
     # One multi-row INSERT per chunk, straight to the driver (SQLAlchemy's per-row parameter
     # processing was a tenth of the write); RETURNING tells which rows were new.
-    inserted: dict[tuple[int, str], int] = {}
+    inserted: set[tuple[int, str]] = set()
     row_sql = "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
     for chunk in _chunks(rows):
         sql = _dialect_sql(
             conn,
             f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([row_sql] * len(chunk))} "
-            "ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id, project_id, event_id",
+            "ON CONFLICT (project_id, event_id) DO NOTHING RETURNING project_id, event_id",
         )
         params = [value for row in chunk for value in row]
-        for row_id, project_id, event_id in conn.exec_driver_sql(sql, tuple(params)):
-            inserted[(project_id, event_id)] = row_id
+        inserted.update(
+            (project_id, event_id) for project_id, event_id in conn.exec_driver_sql(sql, tuple(params))
+        )
     return inserted
 
 
