@@ -21,8 +21,6 @@ _ADMIT = (
 class SharedKeyRateLimiter:
     """`KeyRateLimiter`'s `admit`, counted in the database (it blocks: call it off the event loop)."""
 
-    blocking = True
-
     def __init__(self, store: Store) -> None:
         self.store = store
 
