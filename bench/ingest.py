@@ -636,6 +636,8 @@ def _process_label(proc: psutil.Process, root_pid: int) -> str:
         cmdline = []
     if proc.pid == root_pid:
         role = "server"
+    elif "bughound.digest.pool" in cmdline:
+        role = "digest helper"
     elif "worker" in cmdline:
         role = "digest worker"
     else:

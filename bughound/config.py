@@ -36,6 +36,10 @@ class Settings:
     # Added to the worker's nice value: when the CPU is short, acknowledging new events (the
     # server) goes first and the digest catches up from the spool afterwards. 0 keeps it.
     worker_nice: int = 10
+    # Helper processes that digest chunks of each batch beside the worker (the digest is CPU
+    # bound and mostly pure). -1: one per CPU core beyond the two that the server and the
+    # worker use, at most 3 (none on a 2-core machine). 0: none.
+    digest_helpers: int = -1
     spool_batch_size: int = 256
 
     def __post_init__(self) -> None:
@@ -48,6 +52,12 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def digest_helper_count(self) -> int:
+        if self.digest_helpers >= 0:
+            return self.digest_helpers
+        return max(0, min((os.cpu_count() or 1) - 2, 3))
 
     @property
     def spool_path(self) -> Path:

@@ -116,6 +116,7 @@ class Harness:
     def close(self) -> None:
         self.client.close()
         self.spool.close()
+        self.worker.close()
         self.worker.spool.close()
 
 

@@ -31,7 +31,7 @@ OutcomeKey = tuple[int, int, int, int, str, int, str]  # org, project, key, hour
 _COMPRESSOR = zstandard.ZstdCompressor(level=1)  # as small as level 3 on events, and faster
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # a batch holds hundreds: no __dict__ each
 class PreparedEvent:
     org_id: int
     project_id: int
@@ -58,7 +58,7 @@ class PreparedEvent:
     data: bytes  # zstd-compressed normalized JSON
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class PreparedAttachment:
     project_id: int
     event_id: str
@@ -69,7 +69,7 @@ class PreparedAttachment:
     date_added: float
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class PreparedUserReport:
     project_id: int
     event_id: str

@@ -20,7 +20,8 @@ import orjson
 import sqlalchemy as sa
 
 from bughound.config import Settings
-from bughound.digest.pipeline import DigestBatch, digest_records
+from bughound.digest.pipeline import DigestBatch
+from bughound.digest.pool import DigestPool
 from bughound.spool.base import Spool, SpoolRecord
 from bughound.storage.digestion import write_batch
 from bughound.storage.issues import auto_ongoing, auto_resolve
@@ -32,6 +33,7 @@ IDLE_SLEEP = 0.05  # seconds between polls of an empty spool
 RETENTION_EVERY = 3600.0
 UPKEEP_EVERY = 600.0  # how often issues are checked for the ongoing and auto-resolve transitions
 FREEZE_EVERY = 20  # batches between collect-and-freeze passes of the garbage collector
+HELPERS_IDLE_STOP = 60.0  # seconds without a backlog after which the digest helpers are stopped
 
 
 class Worker:
@@ -44,6 +46,11 @@ class Worker:
         self._next_upkeep = 0.0
         self._batches = 0
         self._lock_file: IO[str] | None = None
+        self._pool = DigestPool(
+            settings.digest_helper_count,
+            retention_days=settings.retention_days,
+            max_json_depth=settings.max_json_depth,
+        )
 
     def acquire_lock(self) -> None:
         """SQLite: one worker per data directory (the spool cursor assumes it)."""
@@ -65,22 +72,19 @@ class Worker:
         try:
             with self.store.write() as conn:
                 records = self.spool.claim(conn, self.settings.digest_batch_size)
+                claimed, last = len(records), records[-1:]
                 if records:
-                    write_batch(conn, self._digest(conn, records))
+                    write_batch(conn, self._digest(conn, records))  # empties `records`
         except Exception:
             log.exception("digest of a batch failed; retrying its records one by one")
             return self._run_one_by_one()
-        self.spool.after_commit(records)
-        return len(records)
+        self.spool.after_commit(last)
+        return claimed
 
     def _digest(self, conn: sa.Connection, records: list[SpoolRecord]) -> DigestBatch:
+        """The batch digested from `records`, which is emptied on the way."""
         project_ids = {int(r.meta["project_id"]) for r in records if "project_id" in r.meta}
-        return digest_records(
-            records,
-            retention_days=self.settings.retention_days,
-            max_json_depth=self.settings.max_json_depth,
-            grouping=project_grouping(conn, project_ids),
-        )
+        return self._pool.digest(records, project_grouping(conn, project_ids))
 
     def _run_one_by_one(self) -> int:
         done = 0
@@ -102,7 +106,8 @@ class Worker:
                 log.exception("digest failed; will retry")
                 time.sleep(1.0)
                 return done
-            self.spool.after_commit(claimed)
+            if record is not None:
+                self.spool.after_commit([record])
             done += 1
         return done
 
@@ -151,6 +156,16 @@ class Worker:
         gc.collect()
         gc.freeze()
         log.info("digest worker started (pid %d)", os.getpid())
+        try:
+            self._loop(parent_pid)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the digest helpers (they also stop by themselves when this process is gone)."""
+        self._pool.close()
+
+    def _loop(self, parent_pid: int | None) -> None:
         while not self.stop.is_set():
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.info("parent process went away; stopping")
@@ -159,6 +174,8 @@ class Worker:
             self.maybe_expire(now)
             self.maybe_upkeep(now)
             if self.run_once() == 0:
+                if self._pool.idle_for() > HELPERS_IDLE_STOP:
+                    self._pool.close()  # their memory back until the next backlog starts them
                 self.stop.wait(IDLE_SLEEP)
             else:
                 self._batches += 1

@@ -21,7 +21,7 @@ from bughound.grouping.titles import culprit_for, metadata_for, title_for
 log = logging.getLogger("bughound.grouping")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class GroupingResult:
     config: str
     hashes: list[str]  # contributing hashes, primary first: they find or create the issue

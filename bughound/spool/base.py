@@ -7,15 +7,18 @@ database transaction, so a batch is digested exactly once even if the worker is 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import queue
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-import sqlalchemy as sa
+
+if TYPE_CHECKING:  # the digest's helper processes import this module without these
+    import asyncio
+
+    import sqlalchemy as sa
 
 SPOOL_FORMAT_VERSION = 1
 
@@ -50,7 +53,8 @@ class Spool(Protocol):
         """Up to `limit` records, oldest first, consumed when `conn`'s transaction commits."""
 
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:
-        """Housekeeping once the digest transaction that claimed `records` has committed."""
+        """Housekeeping once the digest transaction that claimed `records` has committed
+        (the worker passes only the last of them: the spool reads no more)."""
 
     def has_pending(self) -> bool:
         """Cheap check, outside any transaction, whether `claim` may find records."""
@@ -75,6 +79,8 @@ class GroupCommitter:
         self._thread.start()
 
     async def put(self, row: Row) -> None:
+        import asyncio  # here: the digest's helper processes import this module without it
+
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.put((row, future))
         await future

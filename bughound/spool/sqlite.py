@@ -19,6 +19,7 @@ from bughound.spool.base import GroupCommitSpool, Row, SpoolRecord, decode_meta
 from bughound.storage import schema as t
 
 CURSOR = "spool_cursor"
+CACHE_KIB = 256  # page cache per connection (SQLite's default is 2,000 KiB)
 
 
 class SqliteSpool(GroupCommitSpool):
@@ -41,6 +42,8 @@ class SqliteSpool(GroupCommitSpool):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")  # the commit fsyncs the WAL
             conn.execute("PRAGMA busy_timeout=30000")
+            # Records are written once and read once: caching their pages only costs memory.
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._local.conn = conn
         return conn
 
