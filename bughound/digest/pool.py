@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import pickle
 import selectors
 import struct
@@ -74,6 +73,10 @@ def chunked(records: list[SpoolRecord], size: int = CHUNK) -> list[list[SpoolRec
     return [records[i : i + size] for i in range(0, len(records), size)]
 
 
+class ChunkFailed(Exception):
+    """A helper could not digest its chunk (the text is the error it met); it is still running."""
+
+
 class Helper:
     """One helper process, seen from the worker."""
 
@@ -97,12 +100,15 @@ class Helper:
         self.chunk = index
 
     def receive(self) -> DigestBatch:
-        """The result of the chunk it was given; raises if it failed or died."""
+        """The result of the chunk it was given: ChunkFailed if digesting it raised, another
+        exception if the helper died or answered garbage."""
         self.chunk = None
         result = read_frame(self.stdout)
         if isinstance(result, DigestBatch):
             return result
-        raise RuntimeError(f"digest helper failed: {result}")
+        if isinstance(result, str):
+            raise ChunkFailed(result)
+        raise TypeError(f"digest helper answered a {type(result).__name__}")
 
     def close(self, kill: bool = False) -> None:
         """Stop it: by closing its input (it finishes its chunk first), or by SIGKILL."""
@@ -249,9 +255,11 @@ class _Run:
         try:
             self.results[index] = helper.receive()
             self.chunks[index] = []
+        except ChunkFailed:
+            # Digested here instead: a record that fails there fails here too, and the worker's
+            # own error handling (records one by one, a bad one set aside) takes over.
+            self.returned.append(index)
         except Exception:
-            # Its chunk is digested here instead: a record that fails there fails here too,
-            # and the worker's own error handling takes over.
             self.returned.append(index)
             self.pool._drop(helper)
             return
@@ -295,7 +303,6 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 def main() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the result stream
-    os.environ.pop("PYTHONSTARTUP", None)
     gc.collect()
     gc.freeze()
     try:

@@ -137,9 +137,22 @@ def test_a_record_that_fails_in_a_helper_fails_in_the_worker(pool: DigestPool) -
     records = _records(100)
     poison = SpoolRecord(50, time.time(), {**META, "org_id": "not a number"}, records[0].body)
     with pytest.raises(ValueError):
-        pool.digest([*records[:49], poison, *records[50:]], {})
+        pool.digest([poison, *records[1:]], {})  # the first chunk goes to a helper
     # No answer from that batch may leak into the next one.
     assert pool.digest(list(records), {}) == digest_records(records)
+
+
+def test_a_helper_reports_a_chunk_it_cannot_digest_and_goes_on() -> None:
+    helper = Helper()
+    try:
+        poison = SpoolRecord(1, time.time(), {**META, "org_id": "not a number"}, b"{}\n")
+        helper.send(0, ([poison], {}, 90, 128))
+        with pytest.raises(pool_module.ChunkFailed, match="ValueError"):
+            helper.receive()
+        helper.send(1, (_records(3), {}, 90, 128))
+        assert len(helper.receive().events) == 3
+    finally:
+        helper.close()
 
 
 def test_a_helper_stops_when_its_input_closes() -> None:
