@@ -114,11 +114,9 @@ def per_event_us(cases: list[Case], rounds: int = 5) -> float:
 def clear_event_caches(project_rules: set[str]) -> None:
     """Forget everything grouping remembers about events seen before (frames, stack traces,
     messages, variants); parsed rules stay, as they do in a worker."""
-    from bughound.grouping import enhancements, frame, parameterization, strategies
+    from bughound.grouping import clear_event_caches, enhancements
 
-    frame._cache.clear()
-    parameterization._cache.clear()
-    strategies._no_stack_cache.clear()
+    clear_event_caches()
     for base in enhancements.BASES:
         for rules in project_rules:
             loaded = enhancements.load_enhancements(base, rules)  # called as group() calls it

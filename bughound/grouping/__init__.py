@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from bughound.grouping import engine, legacy
+from bughound.grouping import engine, frame, legacy, parameterization, strategies
 from bughound.grouping.settings import DEFAULT_CONFIG_ID, LEGACY_CONFIG_ID, ProjectGrouping
 from bughound.grouping.titles import culprit_for, metadata_for, title_for
 
@@ -60,6 +60,14 @@ def in_app_frame_mix(event: dict[str, Any]) -> str | None:
     if not mixes:
         return None
     return mixes.pop() if len(mixes) == 1 else "mixed"
+
+
+def clear_event_caches() -> None:
+    """Forget what grouping keeps about the events it has seen across rule sets (frames,
+    messages, stacks without frames); each loaded rule set keeps its own caches as well."""
+    frame._cache.clear()
+    parameterization._cache.clear()
+    strategies._no_stack_cache.clear()
 
 
 def known_config_ids() -> list[str]:

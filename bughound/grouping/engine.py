@@ -336,17 +336,19 @@ def group(
         main = grouped.get("main_exception_id", _UNSET)
         cached = (variants, hashes, main if main is not before else _UNSET)
         if key is not None:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            cache[key] = cached
+            _remember(cache, key, cached)
     if value_free is not None and value_free not in cache:
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[value_free] = _VALUES_COUNT if _values_contribute(cached[0]) else cached
+        _remember(cache, value_free, _VALUES_COUNT if _values_contribute(cached[0]) else cached)
     variants, hashes, main = cached
     if main is not _UNSET:
         grouped["main_exception_id"] = main
     return Grouping(config.id, variants, list(hashes), grouped, title)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()  # bounded: start over rather than track what is least used
+    cache[key] = value
 
 
 _UNSET = object()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bughound.digest.normalize import Context, normalize_event
-from bughound.grouping import enhancements, frame, parameterization, strategies
+from bughound.grouping import clear_event_caches, enhancements
 from bughound.grouping.engine import Grouping, group
 
 CTX = Context(received=1_700_000_000.0, project_id=1, key_id=1)
@@ -16,9 +16,7 @@ CTX = Context(received=1_700_000_000.0, project_id=1, key_id=1)
 def clear_caches() -> None:
     """Forget every grouping cache (variants, prepared stacks, frames, messages)."""
     enhancements.load_enhancements.cache_clear()
-    frame._cache.clear()
-    parameterization._cache.clear()
-    strategies._no_stack_cache.clear()
+    clear_event_caches()
 
 
 def normalized(event: dict[str, Any]) -> dict[str, Any]:
