@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,11 +51,26 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return json_response({"detail": "Internal Error"}, status=500)
 
 
+class Activity:
+    """Whether the server is handling requests: its spare CPU is lent to the digest only while
+    it is not (`bughound.digest.pool.lend`), so acknowledging events always goes first."""
+
+    IDLE_AFTER = 0.05  # seconds after the last request ends
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.last_end = 0.0  # monotonic
+
+    def idle(self) -> bool:
+        return self.in_flight == 0 and time.monotonic() - self.last_end >= self.IDLE_AFTER
+
+
 class Bughound:
     """Routes SDK traffic to the ingest app and everything else to the web API."""
 
     def __init__(self, settings: Settings, store: Store, spool: Spool) -> None:
         self.settings = settings
+        self.activity = Activity()
         self.store = store
         self.spool = spool
         self.ingest = IngestApp(settings, store, spool)
@@ -79,10 +95,19 @@ class Bughound:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and match_ingest_path(scope["path"]):
-            await self.ingest(scope, receive, send)
-        else:
-            await self.api(scope, receive, send)
+        if scope["type"] != "http":
+            await self.api(scope, receive, send)  # lifespan
+            return
+        activity = self.activity
+        activity.in_flight += 1
+        try:
+            if match_ingest_path(scope["path"]):
+                await self.ingest(scope, receive, send)
+            else:
+                await self.api(scope, receive, send)
+        finally:
+            activity.in_flight -= 1
+            activity.last_end = time.monotonic()
 
 
 def create_app(settings: Settings) -> Bughound:

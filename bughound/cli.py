@@ -9,10 +9,12 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,12 +121,13 @@ def serve(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
 
     settings = _settings(ctx, host=host, port=port)
     _migrated_store(settings).engine.dispose()
-    supervisor = None if no_worker else WorkerSupervisor(settings)
+    app = create_app(settings)
+    supervisor = None if no_worker else WorkerSupervisor(settings, lend_when=app.activity.idle)
     if supervisor:
         supervisor.start()
     try:
         uvicorn.run(
-            create_app(settings),
+            app,
             host=host,
             port=port,
             loop="uvloop" if sys.platform != "win32" else "asyncio",
@@ -141,8 +144,9 @@ def serve(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
 
 @cli.command()
 @click.option("--parent-pid", type=int, hidden=True, help="Exit when this process is gone (used by serve).")
+@click.option("--lender-fd", type=int, hidden=True, help="A socket to serve's spare CPU (used by serve).")
 @click.pass_context
-def worker(ctx: click.Context, parent_pid: int | None) -> None:
+def worker(ctx: click.Context, parent_pid: int | None, lender_fd: int | None) -> None:
     """Run the digest worker only (scale-out: several share one PostgreSQL)."""
     from bughound.digest.worker import Worker
     from bughound.spool import open_spool
@@ -151,7 +155,7 @@ def worker(ctx: click.Context, parent_pid: int | None) -> None:
     store = _migrated_store(settings)
     if parent_pid is not None:
         _die_with_parent()
-    w = Worker(settings, store, open_spool(settings, store.engine))
+    w = Worker(settings, store, open_spool(settings, store.engine), lender_fd=lender_fd)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: w.stop.set())
     w.run_forever(parent_pid=parent_pid)
@@ -169,10 +173,15 @@ def _die_with_parent() -> None:
 
 
 class WorkerSupervisor:
-    """`serve` runs the digest in a child process (no GIL shared with HTTP) and restarts it if it dies."""
+    """`serve` runs the digest in a child process (no GIL shared with HTTP) and restarts it if it dies.
 
-    def __init__(self, settings: Settings) -> None:
+    `lend_when`: while it returns true (no request is being handled), this process digests
+    chunks of the worker's batches on a thread (`bughound.digest.pool.lend`); None: never.
+    """
+
+    def __init__(self, settings: Settings, lend_when: Callable[[], bool] | None = None) -> None:
         self.settings = settings
+        self.lend_when = lend_when if settings.digest_in_server else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
@@ -185,7 +194,22 @@ class WorkerSupervisor:
             BUGHOUND_URL=self.settings.url,
         )
         cmd = [sys.executable, "-m", "bughound", "worker", "--parent-pid", str(os.getpid())]
-        return subprocess.Popen(cmd, env=env)
+        if self.lend_when is None:
+            return subprocess.Popen(cmd, env=env)
+        from bughound.digest.pool import lend
+
+        ours, theirs = socket.socketpair()
+        try:
+            cmd += ["--lender-fd", str(theirs.fileno())]
+            proc = subprocess.Popen(cmd, env=env, pass_fds=(theirs.fileno(),))
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        # The thread ends (and closes `ours`) when the worker closes its end or dies.
+        threading.Thread(target=lend, args=(ours, self.lend_when), name="digest-lender", daemon=True).start()
+        return proc
 
     def start(self) -> None:
         self.proc = self._spawn()

@@ -40,6 +40,9 @@ class Settings:
     # bound and mostly pure). -1: one per CPU core beyond the two that the server and the
     # worker use, at most 3 (none on a 2-core machine). 0: none.
     digest_helpers: int = -1
+    # `serve` digests chunks for its worker on a thread while no request is being handled, so a
+    # backlog is digested on two cores without another process's memory.
+    digest_in_server: bool = True
     spool_batch_size: int = 256
 
     def __post_init__(self) -> None:
@@ -91,4 +94,11 @@ def _convert(type_name: Any, raw: str, name: str) -> Any:
             raise ValueError(f"BUGHOUND_{name.upper()} must be an integer, got {raw!r}") from None
     if type_name in ("Path", Path):
         return Path(raw)
+    if type_name in ("bool", bool):
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"BUGHOUND_{name.upper()} must be true or false, got {raw!r}")
     return raw

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +29,7 @@ from bughound.ingest.categories import ITEM_CATEGORY, Outcome, item_quantities
 from bughound.spool.base import SpoolRecord
 
 OutcomeKey = tuple[int, int, int, int, str, int, str]  # org, project, key, hour, category, outcome, reason
-_COMPRESSOR = zstandard.ZstdCompressor(level=1)  # as small as level 3 on events, and faster
+_LOCAL = threading.local()  # a compressor per thread: one may not be used by two at once
 
 
 @dataclasses.dataclass(slots=True)  # a batch holds hundreds: no __dict__ each
@@ -139,7 +140,11 @@ def parse_json(payload: bytes, max_depth: int) -> Any:
 
 
 def compress(data: bytes) -> bytes:
-    return _COMPRESSOR.compress(data)
+    try:
+        compressor = _LOCAL.compressor
+    except AttributeError:
+        compressor = _LOCAL.compressor = zstandard.ZstdCompressor(level=1)  # as small as 3, and faster
+    return compressor.compress(data)
 
 
 def decompress(data: bytes) -> bytes:

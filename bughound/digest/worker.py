@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from bughound.config import Settings
 from bughound.digest.pipeline import DigestBatch
-from bughound.digest.pool import DigestPool
+from bughound.digest.pool import PREFETCH, DigestPool, Lender
 from bughound.spool.base import Spool, SpoolRecord
 from bughound.storage.digestion import write_batch
 from bughound.storage.issues import auto_ongoing, auto_resolve
@@ -37,7 +37,8 @@ HELPERS_IDLE_STOP = 60.0  # seconds without a backlog after which the digest hel
 
 
 class Worker:
-    def __init__(self, settings: Settings, store: Store, spool: Spool) -> None:
+    def __init__(self, settings: Settings, store: Store, spool: Spool, lender_fd: int | None = None) -> None:
+        """`lender_fd`: a socket to `bughound serve`'s lending thread (see `bughound.digest.pool`)."""
         self.settings = settings
         self.store = store
         self.spool = spool
@@ -50,6 +51,7 @@ class Worker:
             settings.digest_helper_count,
             retention_days=settings.retention_days,
             max_json_depth=settings.max_json_depth,
+            lender=Lender(lender_fd) if lender_fd is not None else None,
         )
 
     def acquire_lock(self) -> None:
@@ -74,7 +76,10 @@ class Worker:
                 records = self.spool.claim(conn, self.settings.digest_batch_size)
                 claimed, last = len(records), records[-1:]
                 if records:
-                    write_batch(conn, self._digest(conn, records))  # empties `records`
+                    batch = self._digest(conn, records)  # empties `records`
+                    if claimed == self.settings.digest_batch_size:  # a backlog: start on what follows
+                        self._prefetch(conn, last[0].id)
+                    write_batch(conn, batch)
         except Exception:
             log.exception("digest of a batch failed; retrying its records one by one")
             return self._run_one_by_one()
@@ -85,6 +90,14 @@ class Worker:
         """The batch digested from `records`, which is emptied on the way."""
         project_ids = {int(r.meta["project_id"]) for r in records if "project_id" in r.meta}
         return self._pool.digest(records, project_grouping(conn, project_ids))
+
+    def _prefetch(self, conn: sa.Connection, after_id: int) -> None:
+        """Let the helpers (or the serving process) start on the next batch while this one is written."""
+        if not self._pool.channels:
+            return
+        ahead = self.spool.peek(after_id, PREFETCH)
+        if ahead:
+            self._pool.prefetch(ahead, project_grouping(conn, {int(r.meta["project_id"]) for r in ahead}))
 
     def _run_one_by_one(self) -> int:
         done = 0
@@ -175,7 +188,7 @@ class Worker:
             self.maybe_upkeep(now)
             if self.run_once() == 0:
                 if self._pool.idle_for() > HELPERS_IDLE_STOP:
-                    self._pool.close()  # their memory back until the next backlog starts them
+                    self._pool.stop_helpers()  # their memory back until the next backlog starts them
                 self.stop.wait(IDLE_SLEEP)
             else:
                 self._batches += 1

@@ -52,6 +52,11 @@ class Spool(Protocol):
     def claim(self, conn: sa.Connection, limit: int) -> list[SpoolRecord]:
         """Up to `limit` records, oldest first, consumed when `conn`'s transaction commits."""
 
+    def peek(self, after_id: int, limit: int) -> list[SpoolRecord]:
+        """Up to `limit` records after `after_id`, read without claiming them, for a worker that
+        is the spool's only reader; [] where several workers share it (what the next claim
+        returns is unknown)."""
+
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:
         """Housekeeping once the digest transaction that claimed `records` has committed
         (the worker passes only the last of them: the spool reads no more)."""

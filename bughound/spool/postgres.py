@@ -46,6 +46,9 @@ class PostgresSpool(GroupCommitSpool):
         rows = sorted(conn.execute(_CLAIM, {"limit": limit}).all(), key=lambda r: r.id)
         return [SpoolRecord(r.id, r.received, decode_meta(bytes(r.meta)), bytes(r.body)) for r in rows]
 
+    def peek(self, after_id: int, limit: int) -> list[SpoolRecord]:
+        return []  # other workers may claim them first
+
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:
         pass
 

@@ -62,14 +62,7 @@ class SqliteSpool(GroupCommitSpool):
             conn.execute(sa.select(t.worker_state.c.value).where(t.worker_state.c.name == CURSOR)).scalar()
             or 0
         )
-        rows = (
-            self._connect()
-            .execute(
-                "SELECT id, received, meta, body FROM spool WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit)
-            )
-            .fetchall()
-        )
-        records = [SpoolRecord(r[0], r[1], decode_meta(r[2]), r[3]) for r in rows]
+        records = self.peek(cursor, limit)
         if not records:
             self._cursor = cursor
             # Rows a crash left behind between the digest's commit and their deletion.
@@ -82,6 +75,11 @@ class SqliteSpool(GroupCommitSpool):
             if not updated:
                 conn.execute(t.worker_state.insert().values(name=CURSOR, value=last))
         return records
+
+    def peek(self, after_id: int, limit: int) -> list[SpoolRecord]:
+        sql = "SELECT id, received, meta, body FROM spool WHERE id > ? ORDER BY id LIMIT ?"
+        rows = self._connect().execute(sql, (after_id, limit)).fetchall()
+        return [SpoolRecord(r[0], r[1], decode_meta(r[2]), r[3]) for r in rows]
 
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:
         if records:

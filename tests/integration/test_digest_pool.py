@@ -5,20 +5,25 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
 
+from bughound.app import Activity
 from bughound.config import Settings
 from bughound.digest import pool as pool_module
 from bughound.digest.pipeline import DigestBatch, digest_records
-from bughound.digest.pool import DigestPool, Helper, chunked, merge
+from bughound.digest.pool import DigestPool, Helper, Lender, chunked, lend, merge
+from bughound.grouping.settings import ProjectGrouping
 from bughound.spool.base import SpoolRecord
 from bughound.storage import schema as t
 from bughound.storage.store import Store
@@ -195,3 +200,119 @@ def test_the_worker_with_helpers_digests_every_event_once(
         assert conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one() == sent
         times_seen = conn.execute(sa.select(t.groups.c.times_seen).order_by(t.groups.c.id)).scalars().all()
     assert sorted(times_seen) == [43, 43, 44]
+
+
+class LendingServer:
+    """`lend()` on a thread, as `bughound serve` runs it, with a switch for whether it is idle."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.idle = True
+        self.asked = 0
+        self.thread = threading.Thread(target=lend, args=(ours, self._available), daemon=True)
+        self.thread.start()
+        self.channel = Lender(theirs.detach())
+
+    def _available(self) -> bool:
+        self.asked += 1
+        return self.idle
+
+
+@pytest.fixture
+def lending() -> Iterator[LendingServer]:
+    server = LendingServer()
+    yield server
+    server.channel.close()
+    server.thread.join(timeout=10)
+    assert not server.thread.is_alive()  # closing the worker's end ends the lending thread
+
+
+def test_the_serving_process_digests_exactly_what_one_process_digests(lending: LendingServer) -> None:
+    pool = DigestPool(0, retention_days=90, max_json_depth=128, lender=lending.channel)
+    records = _records(150)
+    assert pool.digest(list(records), {}) == digest_records(records)
+    assert lending.asked > 0  # it took chunks
+    assert pool.lender is lending.channel and lending.channel.chunk is None
+
+
+def test_a_busy_serving_process_declines_and_the_worker_digests_alone(lending: LendingServer) -> None:
+    lending.idle = False
+    pool = DigestPool(0, retention_days=90, max_json_depth=128, lender=lending.channel)
+    records = _records(150)
+    assert pool.digest(list(records), {}) == digest_records(records)
+    assert lending.asked == 1  # declined once, then left alone for a while
+    assert lending.channel.rest_until > time.monotonic()
+    assert pool.lender is lending.channel  # still there for the next batch
+
+
+def test_a_serving_process_that_went_away_hands_its_chunk_back(lending: LendingServer) -> None:
+    pool = DigestPool(0, retention_days=90, max_json_depth=128, lender=lending.channel)
+    lending.channel.sock.shutdown(socket.SHUT_RDWR)
+    records = _records(150)
+    assert pool.digest(list(records), {}) == digest_records(records)
+    assert pool.lender is None
+
+
+def test_a_prefetched_head_of_the_next_batch_is_used_once_claimed(lending: LendingServer) -> None:
+    pool = DigestPool(0, retention_days=90, max_json_depth=128, lender=lending.channel)
+    records = _records(300)
+    pool.prefetch(records[:200], {})
+    assert lending.channel.chunk == pool_module._AHEAD
+    asked = lending.asked
+    assert pool.digest(list(records), {}) == digest_records(records)
+    assert pool._ahead is None and lending.channel.chunk is None
+    assert lending.asked > asked
+
+
+@pytest.mark.parametrize("change", ["other records", "other grouping", "a smaller batch"])
+def test_a_prefetch_that_does_not_match_the_claimed_batch_is_dropped(
+    lending: LendingServer, change: str
+) -> None:
+    pool = DigestPool(0, retention_days=90, max_json_depth=128, lender=lending.channel)
+    records = _records(200)
+    pool.prefetch(records, {})
+    grouping: dict[int, ProjectGrouping] = {}
+    if change == "other records":
+        records = records[1:]
+    elif change == "other grouping":
+        grouping = {1: ProjectGrouping(fingerprinting="type:Error1 -> error-one")}
+    else:
+        records = records[:1]
+    expected = digest_records(records, grouping=grouping)
+    assert pool.digest(list(records), grouping) == expected
+    assert pool._ahead is None and pool.lender is lending.channel
+    assert pool.digest(list(records), grouping) == expected  # no stale answer left to read
+
+
+def test_the_worker_prefetches_with_the_serving_process(
+    settings: Settings, store: Store, project: Project
+) -> None:
+    with harness(dataclasses.replace(settings, digest_helpers=0, digest_batch_size=60), store) as h:
+        server = LendingServer()
+        pool = h.worker._pool
+        pool.lender = server.channel
+        sent = 0
+        for i in range(200):
+            assert h.post_envelope(project, envelope(({"type": "event"}, _error(i % 3)))).status_code == 200
+            sent += 1
+        with mock.patch.object(pool, "prefetch", wraps=pool.prefetch) as prefetch:
+            assert h.digest() == sent
+        assert prefetch.call_count >= 2 and server.asked > 0
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one() == sent
+        times_seen = conn.execute(sa.select(t.groups.c.times_seen).order_by(t.groups.c.id)).scalars().all()
+    assert sorted(times_seen) == [66, 67, 67]
+    server.thread.join(timeout=10)  # the harness closed the worker, and with it the lender
+    assert not server.thread.is_alive()
+
+
+def test_the_server_lends_only_while_no_request_is_in_flight() -> None:
+    activity = Activity()
+    assert activity.idle()
+    activity.in_flight = 1
+    assert not activity.idle()
+    activity.in_flight = 0
+    activity.last_end = time.monotonic()
+    assert not activity.idle()  # just served one: more may follow
+    activity.last_end -= Activity.IDLE_AFTER
+    assert activity.idle()
