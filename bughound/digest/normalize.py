@@ -65,10 +65,11 @@ def parse_timestamp(value: Any) -> float | None:
         return float(value) if value == value and abs(value) < 1e11 else None
     if isinstance(value, str) and value:
         text = value.strip()
-        try:
-            return float(text)
-        except ValueError:
-            pass
+        if ":" not in text:  # never in a number; RFC 3339 text has it (a failed float() is slow)
+            try:
+                return float(text)
+            except ValueError:
+                pass
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
@@ -86,14 +87,13 @@ def _error(event: dict[str, Any], kind: str, **data: Any) -> None:
 
 
 def _str_or_none(value: Any, limit: int) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        value = "True" if value else "False"
-    if isinstance(value, int | float):
-        value = str(value)
     if not isinstance(value, str):
-        return None
+        if isinstance(value, bool):
+            value = "True" if value else "False"
+        elif isinstance(value, int | float):
+            value = str(value)
+        else:
+            return None
     return value[: limit - 3] + "..." if len(value) > limit else value
 
 
@@ -126,8 +126,7 @@ def normalize_event(event: dict[str, Any], ctx: Context, item_type: str = "event
     _user(event, ctx)
     _sdk(event, ctx)
     _release_environment(event)
-    for key in ("logger", "culprit", "transaction", "dist"):
-        limit = {"logger": 64, "dist": 64}.get(key, 200)
+    for key, limit in (("logger", 64), ("culprit", 200), ("transaction", 200), ("dist", 64)):
         _trim_field(event, key, limit)
     event.setdefault("logger", "")
     if not isinstance(event.get("extra"), dict):

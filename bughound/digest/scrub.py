@@ -18,9 +18,10 @@ Every change is recorded in the event's `_meta`, as Relay does:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -56,17 +57,16 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
 # bytes to "0"). In JSON text the keys count too (any key containing "token" is sensitive) and
 # the whole-value words are quoted. Non-ASCII text, or JSON with escapes, takes the exact regex.
 _TRIGGER_WORDS = (
-    "passw", "secret", "api-key", "api_key", "apikey", "auth", "credentials", "mysql_pwd", "private",
-    "token", "-----begin", "bearer",
+    b"passw", b"secret", b"api-key", b"api_key", b"apikey", b"auth", b"credentials", b"mysql_pwd",
+    b"private", b"token", b"-----begin", b"bearer",
 )  # fmt: skip
 # A password in a URL needs `//user:` (most URLs have no user: checked only where `//` is).
+_URL_START = b"//"
 _URL_USER = re.compile(rb"//[a-z0-9%_.-]+:")
 _WHOLE_VALUES = frozenset({"otp", "two-factor", "two_factor"})
-_QUOTED_WHOLE_VALUES = tuple(f'"{word}"' for word in sorted(_WHOLE_VALUES))
 _DIGIT_RUN_CHARS = b"0123456789-" + bytes(c for c in range(128) if chr(c).isspace())  # what \s matches
 _DIGIT_RUN_MAP = bytes(ord("0") if byte in _DIGIT_RUN_CHARS else ord(".") for byte in range(256))
 _DIGIT_RUN = b"0" * 11
-_DIGIT_RUNS = re.compile(rb"0{11,}")
 _DIGIT_PATTERNS = tuple(
     pattern for rule, pattern, _ in _PATTERNS if rule in ("@creditcard:filter", "@usssn:filter")
 )
@@ -75,39 +75,106 @@ _SLOW_TRIGGER = re.compile(
 )
 
 
-def _ascii_may_need_scrub(lowered: bytes) -> bool:
-    text = lowered.decode()
-    for word in _TRIGGER_WORDS:
-        if word in text:
-            return True
-    if "//" in text and _URL_USER.search(lowered):
-        return True
+class _Triggers(NamedTuple):
+    """What `_triggers` looks for: words, users in URLs, digit runs a card or SSN rule matches."""
+
+    words: tuple[bytes, ...]
+    urls: bool = True
+    digit_runs: bool = True
+
+    @staticmethod
+    def among(hits: list[tuple[int, bytes]]) -> _Triggers:
+        """Only the JSON triggers that are among `hits`."""
+        names = {name for _, name in hits}
+        words = tuple(word for word in _JSON_TRIGGERS.words if word in names)
+        return _Triggers(words, _URL_START in names, _DIGIT_RUN in names)
+
+
+_TEXT_TRIGGERS = _Triggers(_TRIGGER_WORDS)
+_JSON_TRIGGERS = _Triggers(_TRIGGER_WORDS + tuple(f'"{word}"'.encode() for word in sorted(_WHOLE_VALUES)))
+
+
+def _triggers(lowered: bytes, triggers: _Triggers = _TEXT_TRIGGERS) -> list[tuple[int, bytes]]:
+    """Where lowercased ASCII text may hold something to scrub: (start, word or `//` or digit run)
+    for each hit (the same one may be listed more than once); empty for most text."""
+    found: list[tuple[int, bytes]] = []
+    for word in triggers.words:
+        at = lowered.find(word)
+        while at >= 0:
+            found.append((at, word))
+            at = lowered.find(word, at + len(word))
+    if triggers.urls and _URL_START in lowered:
+        found += [(match.start(), _URL_START) for match in _URL_USER.finditer(lowered)]
+    if triggers.digit_runs:
+        found += [(start, _DIGIT_RUN) for start in _digit_triggers(lowered)]
+    return found
+
+
+def _digit_triggers(lowered: bytes) -> list[int]:
+    """Where a run of digits starts that a card or SSN rule matches."""
     # Runs of digits are common (ids, UUIDs, timestamps): a long enough run is looked at with
     # the card and SSN rules themselves (on the run and the character on each side of it).
+    # Runs are found with bytes.find: a regex for them tries every digit, many times slower.
+    found: list[int] = []
     digits = lowered.translate(_DIGIT_RUN_MAP)
-    if _DIGIT_RUN in digits:
-        for run in _DIGIT_RUNS.finditer(digits):
-            part = text[max(run.start() - 1, 0) : run.end() + 1]
-            if any(pattern.search(part) for pattern in _DIGIT_PATTERNS):
-                return True
-    return False
+    start = digits.find(_DIGIT_RUN)
+    while start >= 0:
+        end = digits.find(b".", start)
+        end = len(digits) if end < 0 else end
+        part = lowered[max(start - 1, 0) : end + 1].decode()
+        if any(pattern.search(part) for pattern in _DIGIT_PATTERNS):
+            found.append(start)
+        start = digits.find(_DIGIT_RUN, end)
+    return found
 
 
 def _may_need_scrub(value: str) -> bool:
     if not value.isascii():
         return _SLOW_TRIGGER.search(value.lower()) is not None
-    return value.lower() in _WHOLE_VALUES or _ascii_may_need_scrub(value.encode().lower())
+    return value.lower() in _WHOLE_VALUES or bool(_triggers(value.encode().lower()))
 
 
-def _container_may_need_scrub(value: dict[str, Any] | list[Any]) -> bool:
+def _json_hits(value: Any) -> list[tuple[int, bytes]] | None:
+    """`_triggers` on `value`'s JSON text, or None when it has no such text (not JSON-able, or
+    with non-ASCII text or escapes: walk it)."""
     try:
         text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except (TypeError, orjson.JSONEncodeError):
-        return True  # not JSON-able: walk it
+        return None
     if not text.isascii() or b"\\" in text:
-        return True
-    lowered = text.lower()
-    return _ascii_may_need_scrub(lowered) or any(word in lowered.decode() for word in _QUOTED_WHOLE_VALUES)
+        return None
+    return _triggers(text.lower(), _JSON_TRIGGERS)
+
+
+def _container_may_need_scrub(value: Any) -> bool:
+    """Whether `value` may need scrubbing, judged on its JSON text."""
+    hits = _json_hits(value)
+    return hits is None or bool(hits)
+
+
+def _values_may_need_scrub(values: list[Any], triggers: _Triggers = _JSON_TRIGGERS) -> list[bool]:
+    """`[_container_may_need_scrub(value) for value in values]`, when `triggers` has all those
+    found in their JSON texts together. The texts are searched at once, joined by commas (no trigger holds
+    a comma, nor does a run of digits), and each hit is traced back to its value."""
+    flags = [False] * len(values)
+    texts: list[bytes] = []
+    starts: list[int] = []
+    offset = 0
+    for i, value in enumerate(values):
+        try:
+            text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            text = b""
+            flags[i] = True
+        if not text.isascii() or b"\\" in text:
+            text = b""
+            flags[i] = True
+        texts.append(text)
+        starts.append(offset)
+        offset += len(text) + 1
+    for position, _ in _triggers(b",".join(texts).lower(), triggers):
+        flags[bisect.bisect_right(starts, position) - 1] = True
+    return flags
 
 
 SENSITIVE_COOKIES = frozenset(
@@ -214,11 +281,7 @@ class _Scrubber:
         return value
 
     def field(self, holder: dict[str, Any], key: str, path: tuple[str | int, ...]) -> None:
-        value = holder[key]
-        sensitive = _sensitive_key(key)
-        if not sensitive and isinstance(value, (dict, list)) and not _container_may_need_scrub(value):
-            return
-        holder[key] = self.value(value, (*path, key), sensitive)
+        holder[key] = self.value(holder[key], (*path, key), _sensitive_key(key))
 
 
 Target = tuple[dict[str, Any], str, tuple[str | int, ...]]  # (holder, key, path of the holder)
@@ -226,7 +289,9 @@ Target = tuple[dict[str, Any], str, tuple[str | int, ...]]  # (holder, key, path
 
 def _present(found: list[Target], holder: Any, keys: tuple[str, ...], path: tuple[str | int, ...]) -> None:
     if isinstance(holder, dict):
-        found += [(holder, key, path) for key in keys if holder.get(key) is not None]
+        for key in keys:
+            if holder.get(key) is not None:
+                found.append((holder, key, path))
 
 
 def _targets(event: dict[str, Any]) -> list[Target]:
@@ -262,11 +327,9 @@ def _targets(event: dict[str, Any]) -> list[Target]:
 def _frame_targets(found: list[Target], stacktrace: Any, path: tuple[str | int, ...]) -> None:
     frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
     if isinstance(frames, list):
-        found += [
-            (frame, "vars", (*path, "frames", i))
-            for i, frame in enumerate(frames)
-            if isinstance(frame, dict) and frame.get("vars") is not None
-        ]
+        for i, frame in enumerate(frames):
+            if isinstance(frame, dict) and frame.get("vars") is not None:
+                found.append((frame, "vars", (*path, "frames", i)))
 
 
 def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -277,15 +340,22 @@ def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
     pairs = _request_pairs(event.get("request"))
     # Most events need nothing: one look at all their PII fields together (one JSON text) is
     # much cheaper than one look at each frame's variables, each breadcrumb, each header, ...
-    # What it clears needs only the checks by key (a password field, an auth header).
+    # What it clears needs only the checks by key (a password field, an auth header). When it
+    # finds something, the fields that hold it are picked out.
     values = [holder[key] for holder, key, _ in targets]
     values += [pair[1] for _, pair, _ in pairs]
-    clean = bool(values) and not _container_may_need_scrub(values)
-    for holder, key, path in targets:
-        if not (clean and not _sensitive_key(key)):
+    hits = _json_hits(values)
+    if hits is None:
+        flags = _values_may_need_scrub(values)
+    elif hits:
+        flags = _values_may_need_scrub(values, _Triggers.among(hits))  # only what is there to find
+    else:
+        flags = [False] * len(values)
+    for (holder, key, path), flagged in zip(targets, flags[: len(targets)], strict=True):
+        if flagged or _sensitive_key(key):
             scrubber.field(holder, key, path)
-    for path, pair, sensitive in pairs:
-        if not (clean and not sensitive):
+    for (path, pair, sensitive), flagged in zip(pairs, flags[len(targets) :], strict=True):
+        if flagged or sensitive:
             pair[1] = scrubber.value(pair[1], path, sensitive)
     if scrubber.meta:
         event["_meta"] = scrubber.meta

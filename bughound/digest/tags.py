@@ -28,8 +28,9 @@ def _context_tags(contexts: Any) -> list[tuple[str, str]]:
         kind = context.get("type") or alias
         for suffix, fields in _CONTEXT_TAGS.get(kind, ()):
             values = [context.get(f) for f in fields]
-            if all(v not in (None, "") for v in values):
-                out.append((f"{alias}.{suffix}" if suffix else alias, " ".join(str(v) for v in values)))
+            if None in values or "" in values:
+                continue
+            out.append((f"{alias}.{suffix}" if suffix else alias, " ".join(map(str, values))))
     return out
 
 

@@ -479,11 +479,29 @@ def test_event_precheck_changes_nothing(
     }
     fast = scrub_event(copy.deepcopy(event))
     with (
-        mock.patch.object(scrub_module, "_container_may_need_scrub", lambda value: True),
+        mock.patch.object(scrub_module, "_json_hits", lambda value: None),
+        mock.patch.object(scrub_module, "_values_may_need_scrub", lambda values: [True] * len(values)),
         mock.patch.object(scrub_module, "_may_need_scrub", lambda value: True),
     ):
         exact = scrub_event(copy.deepcopy(event))
     assert fast == exact
+
+
+@PROPERTY_SETTINGS
+@given(values=st.lists(_pii_values, max_size=5))
+def test_values_precheck_decides_as_one_precheck_per_value(values: list[Any]) -> None:
+    each = [scrub_module._container_may_need_scrub(value) for value in values]
+    assert scrub_module._values_may_need_scrub(values) == each
+    hits = scrub_module._json_hits(values)
+    if hits is not None:  # scrub_event narrows the search to what is there
+        assert scrub_module._values_may_need_scrub(values, scrub_module._Triggers.among(hits)) == each
+
+
+def test_values_precheck_keeps_values_apart() -> None:
+    # Side by side, these numbers would read as a card number; each alone is clean.
+    assert scrub_module._values_may_need_scrub([4111, 1111, 1111, 1111]) == [False] * 4
+    flags = scrub_module._values_may_need_scrub([1, "x", {"card": "4111 1111 1111 1111"}])
+    assert flags == [False, False, True]
 
 
 def test_event_precheck_looks_at_every_container() -> None:
