@@ -297,7 +297,9 @@ def test_the_worker_prefetches_with_the_serving_process(
             sent += 1
         with mock.patch.object(pool, "prefetch", wraps=pool.prefetch) as prefetch:
             assert h.digest() == sent
-        assert prefetch.call_count >= 2 and server.asked > 0
+        assert server.asked > 0
+        # Only a worker that is its spool's one reader knows what it claims next (SQLite).
+        assert prefetch.call_count >= 2 if settings.is_sqlite else prefetch.call_count == 0
     with store.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one() == sent
         times_seen = conn.execute(sa.select(t.groups.c.times_seen).order_by(t.groups.c.id)).scalars().all()
