@@ -318,3 +318,11 @@ def test_the_server_lends_only_while_no_request_is_in_flight() -> None:
     assert not activity.idle()  # just served one: more may follow
     activity.last_end -= Activity.IDLE_AFTER
     assert activity.idle()
+
+
+def test_lending_can_be_switched_off() -> None:
+    assert Settings().digest_in_server is True
+    assert Settings.from_env({"BUGHOUND_DIGEST_IN_SERVER": "false"}).digest_in_server is False
+    assert Settings.from_env({"BUGHOUND_DIGEST_IN_SERVER": "1"}).digest_in_server is True
+    with pytest.raises(ValueError, match="true or false"):
+        Settings.from_env({"BUGHOUND_DIGEST_IN_SERVER": "sometimes"})
