@@ -184,7 +184,8 @@ class _Ahead:
     grouping: dict[int, ProjectGrouping | None]  # the settings it used, for each of their projects
 
 
-def _project_ids(records: list[SpoolRecord]) -> set[int]:
+def project_ids(records: list[SpoolRecord]) -> set[int]:
+    """The projects whose grouping settings digesting `records` reads (0: none given)."""
     return {int(r.meta.get("project_id") or 0) for r in records}
 
 
@@ -279,7 +280,7 @@ class DigestPool:
         except OSError:
             self._drop(channel)
             return
-        used = {project_id: grouping.get(project_id) for project_id in _project_ids(head)}
+        used = {project_id: grouping.get(project_id) for project_id in project_ids(head)}
         self._ahead = _Ahead(channel, [r.id for r in head], used)
 
     def _take_ahead(

@@ -134,16 +134,22 @@ def _may_need_scrub(value: str) -> bool:
     return value.lower() in _WHOLE_VALUES or bool(_triggers(value.encode().lower()))
 
 
-def _json_hits(value: Any) -> list[tuple[int, bytes]] | None:
-    """`_triggers` on `value`'s JSON text, or None when it has no such text (not JSON-able, or
-    with non-ASCII text or escapes: walk it)."""
+def _ascii_json(value: Any) -> bytes | None:
+    """`value`'s JSON text, or None when the text checks cannot judge it (not JSON-able, or with
+    non-ASCII text or escapes: walk it)."""
     try:
         text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         return None
     if not text.isascii() or b"\\" in text:
         return None
-    return _triggers(text.lower(), _JSON_TRIGGERS)
+    return text
+
+
+def _json_hits(value: Any) -> list[tuple[int, bytes]] | None:
+    """`_triggers` on `value`'s JSON text, or None when it has no such text (see `_ascii_json`)."""
+    text = _ascii_json(value)
+    return None if text is None else _triggers(text.lower(), _JSON_TRIGGERS)
 
 
 def _container_may_need_scrub(value: Any) -> bool:
@@ -161,12 +167,8 @@ def _values_may_need_scrub(values: list[Any], triggers: _Triggers = _JSON_TRIGGE
     starts: list[int] = []
     offset = 0
     for i, value in enumerate(values):
-        try:
-            text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-        except (TypeError, orjson.JSONEncodeError):
-            text = b""
-            flags[i] = True
-        if not text.isascii() or b"\\" in text:
+        text = _ascii_json(value)
+        if text is None:
             text = b""
             flags[i] = True
         texts.append(text)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from bughound.config import Settings
 from bughound.digest.pipeline import DigestBatch
-from bughound.digest.pool import PREFETCH, DigestPool, Lender
+from bughound.digest.pool import PREFETCH, DigestPool, Lender, project_ids
 from bughound.spool.base import Spool, SpoolRecord
 from bughound.storage.digestion import write_batch
 from bughound.storage.issues import auto_ongoing, auto_resolve
@@ -88,8 +88,7 @@ class Worker:
 
     def _digest(self, conn: sa.Connection, records: list[SpoolRecord]) -> DigestBatch:
         """The batch digested from `records`, which is emptied on the way."""
-        project_ids = {int(r.meta["project_id"]) for r in records if "project_id" in r.meta}
-        return self._pool.digest(records, project_grouping(conn, project_ids))
+        return self._pool.digest(records, project_grouping(conn, project_ids(records)))
 
     def _prefetch(self, conn: sa.Connection, after_id: int) -> None:
         """Let the helpers (or the serving process) start on the next batch while this one is written."""
@@ -97,7 +96,7 @@ class Worker:
             return
         ahead = self.spool.peek(after_id, PREFETCH)
         if ahead:
-            self._pool.prefetch(ahead, project_grouping(conn, {int(r.meta["project_id"]) for r in ahead}))
+            self._pool.prefetch(ahead, project_grouping(conn, project_ids(ahead)))
 
     def _run_one_by_one(self) -> int:
         done = 0
