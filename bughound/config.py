@@ -63,7 +63,12 @@ class Settings:
         return max(0, min((os.cpu_count() or 1) - 2, 3))
 
     @property
-    def spool_path(self) -> Path:
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def legacy_spool_path(self) -> Path:
+        """The SQLite spool of earlier development versions (adopted by the worker)."""
         return self.data_dir / "spool.sqlite3"
 
     @classmethod

@@ -7,11 +7,11 @@ from bughound.spool.base import Spool, SpoolRecord
 
 
 def open_spool(settings: Settings, engine: object) -> Spool:
-    """SQLite deployments spool to a file of their own; PostgreSQL ones to the `spool` table."""
+    """SQLite deployments spool to segment files of their own; PostgreSQL ones to the `spool` table."""
     if settings.is_sqlite:
-        from bughound.spool.sqlite import SqliteSpool
+        from bughound.spool.segments import SegmentSpool
 
-        return SqliteSpool(settings.spool_path, settings.spool_batch_size)
+        return SegmentSpool(settings.spool_dir, settings.spool_batch_size, legacy=settings.legacy_spool_path)
     from bughound.spool.postgres import PostgresSpool
 
     return PostgresSpool(engine, settings.spool_batch_size)  # type: ignore[arg-type]
