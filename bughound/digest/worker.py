@@ -167,6 +167,7 @@ class Worker:
         # re-scanning it on every full collection (measured: about 10% of the digest's CPU).
         gc.collect()
         gc.freeze()
+        self.store.checkpoint_in_background()
         log.info("digest worker started (pid %d)", os.getpid())
         try:
             self._loop(parent_pid)
@@ -176,6 +177,7 @@ class Worker:
     def close(self) -> None:
         """Stop the digest helpers (they also stop by themselves when this process is gone)."""
         self._pool.close()
+        self.store.stop_background_checkpoints()
 
     def _loop(self, parent_pid: int | None) -> None:
         while not self.stop.is_set():

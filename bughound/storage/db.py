@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,58 @@ def create_engine(database_url: str, **kwargs: Any) -> sa.Engine:
         kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
+
+
+class WalCheckpointer:
+    """SQLite's WAL checkpoints on a thread of their own, for the digest worker.
+
+    A commit that finds the WAL over SQLite's auto-checkpoint threshold (1,000 pages) copies it
+    into the database file and fsyncs that before it returns: with the digest's batches (about
+    4 MB of pages each) that was nearly every commit, 35-50 ms of the worker's ~300 ms per 500
+    events. The engine's connections turn auto-checkpoints off instead, and `kick()` after each
+    commit wakes this thread, whose PASSIVE checkpoint (it never waits for, nor blocks, a reader
+    or a writer) runs beside the next batch: sqlite3 releases the GIL while it works. The next
+    write transaction after a complete checkpoint starts the WAL over, so it stays bounded.
+    """
+
+    INTERVAL = 1.0  # seconds between checkpoints when no commit asks for one
+
+    def __init__(self, engine: sa.Engine) -> None:
+        path = engine.url.database
+        assert engine.dialect.name == "sqlite" and path, "only for SQLite database files"
+        self.path = path
+        sa.event.listen(engine, "connect", _no_autocheckpoint)
+        engine.dispose()  # pooled connections made before the listener open again with it
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
+        self._thread.start()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopping:
+                self._wake.wait(self.INTERVAL)
+                self._wake.clear()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    logging.getLogger("bughound.storage").exception("WAL checkpoint failed")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop the thread after a last checkpoint."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+
+def _no_autocheckpoint(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
 
 
 # Alembic is imported only to migrate: serve and worker processes stay lighter without it.

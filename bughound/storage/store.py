@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from bughound.grouping.settings import DEFAULT_CONFIG_ID, ProjectGrouping
 from bughound.storage import schema as t
-from bughound.storage.db import WRITE_OPTION
+from bughound.storage.db import WRITE_OPTION, WalCheckpointer
 
 ROLES = ("member", "admin", "manager", "owner")
 
@@ -99,6 +99,18 @@ class NotFound(LookupError):
 class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._checkpointer: WalCheckpointer | None = None
+
+    def checkpoint_in_background(self) -> None:
+        """SQLite: run WAL checkpoints on a thread after each write, not inside commits
+        (`WalCheckpointer`; for the digest worker, the one heavy writer)."""
+        if self._checkpointer is None and self.engine.dialect.name == "sqlite":
+            self._checkpointer = WalCheckpointer(self.engine)
+
+    def stop_background_checkpoints(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -109,6 +121,8 @@ class Store:
     def write(self) -> Iterator[sa.Connection]:
         with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
             yield conn
+        if self._checkpointer is not None:
+            self._checkpointer.kick()
 
     # -- accounts ---------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -121,3 +123,24 @@ def test_retention_deletes_rate_limit_windows_two_days_old(store: Store) -> None
     with store.read() as conn:
         starts = list(conn.execute(sa.select(t.rate_limit_windows.c.window_start)).scalars())
     assert starts == [int(now - 3600)]
+
+
+def test_the_worker_checkpoints_sqlites_wal_on_a_thread(settings: Settings, store: Store) -> None:
+    if not settings.is_sqlite:
+        pytest.skip("a WAL of SQLite's")
+    database = Path(store.engine.url.database or "")
+    with closing(sqlite3.connect(database)) as db:  # everything so far in the database file
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = database.stat().st_mtime_ns
+    store.checkpoint_in_background()
+    try:
+        with store.write() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0  # no commit waits for one
+            conn.execute(t.worker_state.insert().values(name="test", value=1))
+        assert database.stat().st_mtime_ns == before  # committed to the WAL only
+        deadline = time.monotonic() + 10
+        while database.stat().st_mtime_ns == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert database.stat().st_mtime_ns != before  # the thread copied it into the database file
+    finally:
+        store.stop_background_checkpoints()
