@@ -73,6 +73,9 @@ class SegmentSpool(GroupCommitSpool):
         self._reading: tuple[int, int] | None = None  # (number, fd) of the segment last read
         self._cursor: int | None = None  # the committed cursor, as this process's worker knows it
         self._failed = False  # an append failed: the next one starts a new segment
+        # (segment, offset, size) where bytes that are not a whole record end the newest segment:
+        # not searched again for a record after them until the segment grows.
+        self._stuck: tuple[int, int, int] | None = None
 
     # -- files
 
@@ -257,8 +260,11 @@ class SegmentSpool(GroupCommitSpool):
                 return offset, True
             record = reader.record(number * SEGMENT_ID, offset, magic)
             if record is None:
+                if not sealed and self._stuck == (number, offset, reader.size):
+                    return offset, False
                 found = reader.next_record(offset + 1, magic)
                 if found is None and not sealed:
+                    self._stuck = (number, offset, reader.size)
                     return offset, False  # perhaps an append in progress: read it again later
                 skipped_to = reader.size if found is None else found
                 log.error(

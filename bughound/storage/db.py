@@ -77,6 +77,7 @@ class WalCheckpointer:
         path = engine.url.database
         assert engine.dialect.name == "sqlite" and path, "only for SQLite database files"
         self.path = path
+        self.engine = engine
         sa.event.listen(engine, "connect", _no_autocheckpoint)
         engine.dispose()  # pooled connections made before the listener open again with it
         self._wake = threading.Event()
@@ -101,10 +102,12 @@ class WalCheckpointer:
             conn.close()
 
     def stop(self) -> None:
-        """Stop the thread after a last checkpoint."""
+        """Stop the thread after a last checkpoint; the engine's commits checkpoint again."""
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout=30)
+        sa.event.remove(self.engine, "connect", _no_autocheckpoint)
+        self.engine.dispose()
 
 
 def _no_autocheckpoint(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

@@ -144,3 +144,5 @@ def test_the_worker_checkpoints_sqlites_wal_on_a_thread(settings: Settings, stor
         assert database.stat().st_mtime_ns != before  # the thread copied it into the database file
     finally:
         store.stop_background_checkpoints()
+    with store.write() as conn:  # commits checkpoint by themselves again
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
