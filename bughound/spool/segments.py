@@ -281,8 +281,7 @@ class SegmentSpool(GroupCommitSpool):
 
     def _reader_fd(self, number: int) -> int:
         if self._reading is not None and self._reading[0] != number:
-            os.close(self._reading[1])
-            self._reading = None
+            self._close_reading()
         if self._reading is None:
             self._reading = (number, os.open(self._file(number), os.O_RDONLY))
         return self._reading[1]
@@ -294,8 +293,7 @@ class SegmentSpool(GroupCommitSpool):
             if number >= current:
                 break
             if self._reading is not None and self._reading[0] == number:
-                os.close(self._reading[1])
-                self._reading = None
+                self._close_reading()
             self._file(number).unlink(missing_ok=True)
 
     def after_commit(self, records: Sequence[SpoolRecord]) -> None:
@@ -314,11 +312,15 @@ class SegmentSpool(GroupCommitSpool):
     def close(self) -> None:
         super().close()
         self._close_writing()
-        for fd in (self._reading[1] if self._reading else None, self._lock_fd):
-            if fd is not None:
-                os.close(fd)
-        self._reading = None
-        self._lock_fd = None
+        self._close_reading()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _close_reading(self) -> None:
+        if self._reading is not None:
+            os.close(self._reading[1])
+            self._reading = None
 
 
 class _SegmentReader:
