@@ -89,7 +89,7 @@ class WalCheckpointer:
         self._wake.set()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, isolation_level=None)  # made and used on this thread
         try:
             while not self._stopping:
                 self._wake.wait(self.INTERVAL)
