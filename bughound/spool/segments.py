@@ -12,8 +12,9 @@ and per-row deletions buy nothing here (they cost the server and the worker abou
 
 A record's id is where it ends: segment number << 40 | offset after its last byte. Ids grow in
 spool order, and the digest's cursor (`worker_state.segment_cursor`, committed with the digested
-rows, so a batch is digested exactly once) is where the next read starts. Segments wholly below
-the cursor are deleted. Only one worker reads a data directory (`bughound.digest.worker` holds a
+rows, so a batch is digested exactly once) is where the next read starts; the database also
+keeps which spool it is in (`worker_state.segment_spool`), so a spool directory made again is read
+from its start. Segments wholly below the cursor are deleted. Only one worker reads a data directory (`bughound.digest.worker` holds a
 file lock); any number of processes may append.
 
 Bytes that are not a whole record (a writer killed mid-append, whose records were therefore never
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bughound.spool")
 CURSOR = "segment_cursor"
+SPOOL_IDENTITY = "segment_spool"  # which spool the cursor is in: its magic's first 8 bytes
 SEGMENT_BYTES = 32 << 20  # a segment is closed once it holds this much
 SEGMENT_ID = 1 << 40  # record id = segment number * SEGMENT_ID + offset after the record
 READ_BYTES = 1 << 20  # bytes searched at a time for the next record after damaged ones
@@ -187,6 +189,7 @@ class SegmentSpool(GroupCommitSpool):
         if self._cursor is None and self.legacy is not None and self.legacy.exists():
             self._adopt(conn, self.legacy)
         cursor = conn.execute(sa.select(state.value).where(state.name == CURSOR)).scalar() or 0
+        cursor = self._check_identity(conn, cursor)
         if cursor != self._cursor:
             self._cursor = cursor
             self._drop_below(cursor)  # segments a crash left behind after their last commit
@@ -199,6 +202,30 @@ class SegmentSpool(GroupCommitSpool):
             if not updated:
                 conn.execute(t.worker_state.insert().values(name=CURSOR, value=last))
         return records
+
+    def _check_identity(self, conn: sqlalchemy.Connection, cursor: int) -> int:
+        """`cursor`, or 0 when it was reached in another spool: the database remembers which spool
+        its cursor belongs to (`worker_state.segment_spool`, from the magic), so a spool directory
+        deleted and made again is read from its start, not from a position in the old one."""
+        import sqlalchemy as sa
+
+        from bughound.storage import schema as t
+
+        magic = self._load_magic(create=False)
+        if magic is None:
+            return cursor  # nothing was ever appended
+        identity = int.from_bytes(magic[:8], "little", signed=True)
+        state = t.worker_state.c
+        known = conn.execute(sa.select(state.value).where(state.name == SPOOL_IDENTITY)).scalar()
+        if known == identity:
+            return cursor
+        if known is None:
+            conn.execute(t.worker_state.insert().values(name=SPOOL_IDENTITY, value=identity))
+            return cursor
+        log.warning("%s is not the spool the digest's cursor was in: reading it from its start", self.path)
+        conn.execute(t.worker_state.update().where(state.name == SPOOL_IDENTITY).values(value=identity))
+        conn.execute(t.worker_state.update().where(state.name == CURSOR).values(value=0))
+        return 0
 
     def _adopt(self, conn: sqlalchemy.Connection, legacy: Path) -> None:
         """Append the records left in an earlier version's SQLite spool (those above its cursor,

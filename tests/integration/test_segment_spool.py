@@ -210,6 +210,35 @@ def test_a_claim_moves_the_committed_cursor(settings: Settings, sqlite_store: St
     spool.close()
 
 
+def test_a_spool_made_again_is_read_from_its_start(
+    settings: Settings, sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fill(prefix: bytes) -> SegmentSpool:
+        spool = SegmentSpool(settings.spool_dir, segment_bytes=100)
+        put(spool, *(prefix + b" %d " % i + b"." * 100 for i in range(5)))  # a segment each
+        return spool
+
+    spool = fill(b"old")
+    with sqlite_store.write() as conn:
+        claimed = spool.claim(conn, 3)
+    spool.after_commit(claimed)
+    spool.close()
+    # The operator deletes the spool directory and keeps the database: the new spool's segment
+    # numbers start again, and the old cursor is not a position in them.
+    for path in settings.spool_dir.iterdir():
+        path.unlink()
+    spool = fill(b"new")
+    with caplog.at_level(logging.WARNING, logger="bughound.spool"), sqlite_store.write() as conn:
+        claimed = spool.claim(conn, 10)
+    assert [r.body[:5] for r in claimed] == [b"new %d" % i for i in range(5)]
+    assert "is not the spool the digest's cursor was in" in caplog.text
+    spool.after_commit(claimed)
+    put(spool, b"six")
+    with sqlite_store.write() as conn:
+        assert [r.body for r in spool.claim(conn, 10)] == [b"six"]
+    spool.close()
+
+
 def test_an_earlier_versions_sqlite_spool_is_adopted(settings: Settings, sqlite_store: Store) -> None:
     legacy = settings.legacy_spool_path
     db = sqlite3.connect(legacy)
@@ -229,5 +258,5 @@ def test_an_earlier_versions_sqlite_spool_is_adopted(settings: Settings, sqlite_
     assert not legacy.exists()
     with sqlite_store.read() as conn:
         names = conn.execute(sa.select(t.worker_state.c.name)).scalars().all()
-    assert names == ["segment_cursor"]
+    assert sorted(names) == ["segment_cursor", "segment_spool"]
     spool.close()
