@@ -2,18 +2,24 @@
 
 Only the fields Relay's schema marks as PII are scrubbed: `extra`, `server_name`, `user`,
 request data/query/fragment/cookies/headers/env, breadcrumb messages and data, frame `vars`,
-`logentry.params`, mechanism description/data and contexts of unknown types. Tags, URLs,
-culprits, file names, `logentry.formatted` and exception values are never touched.
+`logentry.params`, mechanism description/data and contexts of unknown types (`@common:filter`),
+and `logentry.formatted` with rules of its own. Tags, URLs, culprits, file names and exception
+values are never touched.
 
 * A value under a key that looks like a password, secret, token or credential is replaced
   whole by `[Filtered]` (a non-string value is removed); so is a string value that itself
   matches that pattern (`@password:filter`).
-* Credit card numbers, PEM private key bodies, passwords in URLs, bearer tokens and US social
+* Bearer tokens, credit card numbers, IBANs, PEM key bodies, passwords in URLs and US social
   security numbers inside strings are replaced by `[Filtered]` (`@common:filter`).
 * Sensitive cookies (Relay's list) are replaced whole.
+* In `logentry.formatted`, bearer tokens, card numbers, emails, IBANs and SSNs are replaced by
+  `Bearer [token]`, `[creditcard]`, `[email]`, `[iban]` and `[us-ssn]`; password words are not
+  looked for (the message would otherwise be lost whole).
 
-Every change is recorded in the event's `_meta`, as Relay does:
-`{"": {"rem": [["@password:filter", "s", 0, 10]], "len": 7}}`.
+The rules are applied one after the other, as relay-pii does: each sees what the earlier ones
+replaced as a single NUL. Every replacement is recorded in the event's `_meta`, as Relay does,
+with its place in the new value (UTF-8 byte offsets) and the original length (characters):
+`{"": {"rem": [["@creditcard:filter", "s", 5, 15]], "len": 21}}`.
 """
 
 from __future__ import annotations
@@ -36,20 +42,65 @@ _SENSITIVE_KEY = re.compile(
     r"|token|^otp$|^two[-_]factor$)"
 )
 _NEVER_SCRUBBED = frozenset({"", "true", "false", "null", "undefined"})
-# @common:filter, in the order relay-pii applies its rules (by id), one after the other:
-# (rule, pattern, group to replace: 0 = the whole match, -1 = the whole value).
-_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    ("@bearer:filter", re.compile(r"(?i)\b(Bearer\s+)([^\s]+)"), 0),
-    ("@creditcard:filter", re.compile(r"\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b"), 0),
-    ("@password:filter", PASSWORD, -1),
-    (
-        "@pemkey:filter",
-        re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----\s*([\s\S]+?)\s*-----END[A-Z ]*PRIVATE KEY-----"),
-        1,
-    ),
-    ("@urlauth:legacy", re.compile(r"\b((?:[a-z0-9]+:)?//[a-zA-Z0-9%_.-]+:)([a-zA-Z0-9%_.-]+)@"), 2),
-    ("@usssn:filter", re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b"), 0),
+
+
+class _Rule(NamedTuple):
+    """A relay-pii rule: `pattern`'s group `group` (-1: the whole value) becomes `text`."""
+
+    name: str
+    pattern: re.Pattern[str]
+    group: int
+    text: str
+
+
+_BEARER = re.compile(r"(?i)\b(Bearer\s+)([^\s]+)")
+_CREDITCARD = re.compile(r"\b((?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12})\b")
+_IBAN = re.compile(
+    r"\b(?:AT|AD|AE|AL|AZ|BA|BE|BG|BH|BR|BY|CH|CR|CY|CZ|DE|DK|DO|EE|EG|ES|FI|FO|FR|GB|GE|GI|GL|GR|GT"
+    r"|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|LY|MC|MD|ME|MK|MR|MT|MU|NL|NO|PK|PL|PS|PT|QA"
+    r"|RO|RU|RS|SA|SC|SE|SI|SK|SM|ST|SV|TL|TN|TR|UA|VA|VG|XK|DZ|AO|BJ|BF|BI|CV|CM|CF|TD|KM|CG|CI|DJ"
+    r"|GQ|GA|GW|HN|IR|MG|ML|MA|MZ|NI|NE|SN|TG)\d{2}[a-zA-Z0-9]{11,29}\b"
 )
+_EMAIL = re.compile(r"\b[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,}\b")
+_US_SSN = re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b")
+# @common:filter, in the order relay-pii applies its rules (by id), one after the other.
+_FILTER_RULES = (
+    _Rule("@bearer:filter", _BEARER, 0, FILTERED),
+    _Rule("@creditcard:filter", _CREDITCARD, 0, FILTERED),
+    _Rule("@iban:filter", _IBAN, 0, FILTERED),
+    _Rule("@password:filter", PASSWORD, -1, FILTERED),
+    _Rule(
+        "@pemkey:filter",
+        re.compile(
+            r"(?s)-----BEGIN[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----[\t ]*\r?\n?(.+?)\r?\n?"
+            r"-----END[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----"
+        ),
+        1,
+        FILTERED,
+    ),
+    _Rule(
+        "@urlauth:legacy",
+        re.compile(r"\b((?:[a-z0-9]+:)?//[a-zA-Z0-9%_.-]+:)([a-zA-Z0-9%_.-]+)@"),
+        2,
+        FILTERED,
+    ),
+    _Rule("@usssn:filter", _US_SSN, 0, FILTERED),
+)
+# What Relay does to `logentry.formatted` instead (the message a user reads: the password words
+# and whole-value filters do not apply, recognizable values are named).
+# Under a sensitive key (`_SENSITIVE_KEY`) the password rule takes the whole value.
+_SENSITIVE_VALUE_RULES = tuple(
+    _Rule(rule.name, re.compile(r"(?s).*"), -1, FILTERED) if rule.name == "@password:filter" else rule
+    for rule in _FILTER_RULES
+)
+_MESSAGE_RULES = (
+    _Rule("@bearer:replace", _BEARER, 0, "Bearer [token]"),
+    _Rule("@creditcard:replace", _CREDITCARD, 0, "[creditcard]"),
+    _Rule("@email:replace", _EMAIL, 0, "[email]"),
+    _Rule("@iban:replace", _IBAN, 0, "[iban]"),
+    _Rule("@usssn:replace", _US_SSN, 0, "[us-ssn]"),
+)
+
 # Whether a string (or a container, on its JSON text) is worth a closer look; most are not.
 # A superset of every reason to scrub, asked on lowercased ASCII text where plain substring
 # tests are fast (one regex alternation is many times slower): the password words, and for the
@@ -67,37 +118,52 @@ _WHOLE_VALUES = frozenset({"otp", "two-factor", "two_factor"})
 _DIGIT_RUN_CHARS = b"0123456789-" + bytes(c for c in range(128) if chr(c).isspace())  # what \s matches
 _DIGIT_RUN_MAP = bytes(ord("0") if byte in _DIGIT_RUN_CHARS else ord(".") for byte in range(256))
 _DIGIT_RUN = b"0" * 11
-_DIGIT_PATTERNS = tuple(
-    pattern for rule, pattern, _ in _PATTERNS if rule in ("@creditcard:filter", "@usssn:filter")
+_DIGIT_PATTERNS = (_CREDITCARD, _US_SSN)
+# An IBAN starts with two capitals and two digits (found by mapping capitals to "A", digits to "0").
+_IBAN_SHAPE_MAP = bytes(
+    ord("A") if 65 <= byte <= 90 else ord("0") if 48 <= byte <= 57 else ord(".") for byte in range(256)
 )
+_IBAN_START = b"AA00"
+_IBAN_BYTES = re.compile(_IBAN.pattern.encode())
 _SLOW_TRIGGER = re.compile(
     PASSWORD.pattern[4:] + r"|-----begin|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}"
 )
 
 
 class _Triggers(NamedTuple):
-    """What `_triggers` looks for: words, users in URLs, digit runs a card or SSN rule matches."""
+    """What `_triggers` looks for: words, users in URLs, digit runs a card or SSN rule matches,
+    IBANs."""
 
     words: tuple[bytes, ...]
     urls: bool = True
     digit_runs: bool = True
+    ibans: bool = True
 
     @staticmethod
     def among(hits: list[tuple[int, bytes]]) -> _Triggers:
         """Only the JSON triggers that are among `hits`."""
         names = {name for _, name in hits}
         words = tuple(word for word in _JSON_TRIGGERS.words if word in names)
-        return _Triggers(words, _URL_START in names, _DIGIT_RUN in names)
+        return _Triggers(words, _URL_START in names, _DIGIT_RUN in names, _IBAN_START in names)
 
 
 _TEXT_TRIGGERS = _Triggers(_TRIGGER_WORDS)
 _JSON_TRIGGERS = _Triggers(_TRIGGER_WORDS + tuple(f'"{word}"'.encode() for word in sorted(_WHOLE_VALUES)))
+_MESSAGE_TRIGGERS = _Triggers((b"@", b"bearer"), urls=False)
 
 
-def _triggers(lowered: bytes, triggers: _Triggers = _TEXT_TRIGGERS) -> list[tuple[int, bytes]]:
-    """Where lowercased ASCII text may hold something to scrub: (start, word or `//` or digit run)
-    for each hit (the same one may be listed more than once); empty for most text."""
+def _triggers(text: bytes, triggers: _Triggers = _TEXT_TRIGGERS) -> list[tuple[int, bytes]]:
+    """Where ASCII text may hold something to scrub: (start, word or `//` or digit run or IBAN
+    start) for each hit (the same one may be listed more than once); empty for most text."""
     found: list[tuple[int, bytes]] = []
+    if triggers.ibans:
+        shapes = text.translate(_IBAN_SHAPE_MAP)
+        at = shapes.find(_IBAN_START)
+        while at >= 0:
+            if _IBAN_BYTES.match(text, at):
+                found.append((at, _IBAN_START))
+            at = shapes.find(_IBAN_START, at + 1)
+    lowered = text.lower()
     for word in triggers.words:
         at = lowered.find(word)
         while at >= 0:
@@ -130,8 +196,8 @@ def _digit_triggers(lowered: bytes) -> list[int]:
 
 def _may_need_scrub(value: str) -> bool:
     if not value.isascii():
-        return _SLOW_TRIGGER.search(value.lower()) is not None
-    return value.lower() in _WHOLE_VALUES or bool(_triggers(value.encode().lower()))
+        return _SLOW_TRIGGER.search(value.lower()) is not None or _IBAN.search(value) is not None
+    return value.lower() in _WHOLE_VALUES or bool(_triggers(value.encode()))
 
 
 def _ascii_json(value: Any) -> bytes | None:
@@ -149,7 +215,7 @@ def _ascii_json(value: Any) -> bytes | None:
 def _json_hits(value: Any) -> list[tuple[int, bytes]] | None:
     """`_triggers` on `value`'s JSON text, or None when it has no such text (see `_ascii_json`)."""
     text = _ascii_json(value)
-    return None if text is None else _triggers(text.lower(), _JSON_TRIGGERS)
+    return None if text is None else _triggers(text, _JSON_TRIGGERS)
 
 
 def _container_may_need_scrub(value: Any) -> bool:
@@ -174,7 +240,7 @@ def _values_may_need_scrub(values: list[Any], triggers: _Triggers = _JSON_TRIGGE
         texts.append(text)
         starts.append(offset)
         offset += len(text) + 1
-    for position, _ in _triggers(b",".join(texts).lower(), triggers):
+    for position, _ in _triggers(b",".join(texts), triggers):
         flags[bisect.bisect_right(starts, position) - 1] = True
     return flags
 
@@ -201,75 +267,115 @@ def _sensitive_key(key: Any) -> bool:
     return isinstance(key, str) and _sensitive_str_key(key)
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch)
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
+Remark = tuple[str, int, int]  # rule, start and end (UTF-8 byte offsets in the new value)
+_Chunk = str | tuple[str, str]  # text, or a replacement: (its text, its rule)
 
 
-def _scrub_string(value: str) -> tuple[str, str | None]:
-    if value in _NEVER_SCRUBBED or not _may_need_scrub(value):
-        return value, None
-    rule_hit: str | None = None
-    for rule, pattern, group in _PATTERNS:
-        if group == -1:
-            if value != FILTERED and pattern.search(value):
-                value, rule_hit = FILTERED, rule
+def _apply_rule(chunks: list[_Chunk], rule: _Rule) -> list[_Chunk]:
+    """relay-pii's chunked redaction: the rule sees the text with each earlier replacement as
+    one NUL, its matches become replacements, and earlier replacements stay where they were
+    (one a match swallows is dropped; as in Relay, the next NUL then takes its place in line)."""
+    search = "".join(chunk.replace("\0", "") if type(chunk) is str else "\0" for chunk in chunks)
+    matches = list(rule.pattern.finditer(search))
+    if not matches:
+        return chunks
+    if rule.group < 0:
+        return [(rule.text, rule.name)]
+    earlier = [chunk for chunk in reversed(chunks) if type(chunk) is not str]
+    out: list[_Chunk] = []
+
+    def text(part: str) -> None:
+        for i, piece in enumerate(part.split("\0")):
+            if i:
+                out.append(earlier.pop())
+            if piece:
+                out.append(piece)
+
+    position = 0
+    for match in matches:
+        start, end = match.span(rule.group)
+        if start < 0:
             continue
+        text(search[position:start])
+        out.append((rule.text, rule.name))
+        position = end
+    text(search[position:])
+    return out
 
-        def repl(m: re.Match[str], group: int = group, rule: str = rule) -> str:
-            if rule == "@creditcard:filter" and not _luhn(re.sub(r"[-\s]", "", m.group(0))):
-                return m.group(0)
-            if group == 0:
-                return FILTERED
-            start, end = m.start(group) - m.start(), m.end(group) - m.start()
-            return m.group(0)[:start] + FILTERED + m.group(0)[end:]
 
-        new = pattern.sub(repl, value)
-        if new != value:
-            value, rule_hit = new, rule
-    return value, rule_hit
+def _redact(value: str, rules: tuple[_Rule, ...]) -> tuple[str, list[Remark]]:
+    """`value` with `rules` applied one after the other, and a remark per replacement."""
+    chunks: list[_Chunk] = [value]
+    current = value
+    for rule in rules:
+        applied = _apply_rule(chunks, rule)
+        if applied is not chunks:
+            text = "".join(chunk if type(chunk) is str else chunk[0] for chunk in applied)
+            if text != current:  # as Relay: a rule that changes nothing leaves the remarks be
+                chunks, current = applied, text
+    if current == value:
+        return value, []
+    remarks: list[Remark] = []
+    offset = 0
+    for chunk in chunks:
+        size = len((chunk if type(chunk) is str else chunk[0]).encode())
+        if type(chunk) is not str:
+            remarks.append((chunk[1], offset, offset + size))
+        offset += size
+    return current, remarks
+
+
+def _scrub_string(value: str) -> tuple[str, list[Remark]]:
+    if value in _NEVER_SCRUBBED or not _may_need_scrub(value):
+        return value, []
+    return _redact(value, _FILTER_RULES)
+
+
+def scrub_message(value: str) -> tuple[str, list[Remark]]:
+    """`logentry.formatted` as Relay scrubs it: emails, cards, IBANs, SSNs and bearer tokens
+    named (`[email]`, ...); its password words are left alone."""
+    if value.isascii() and not _triggers(value.encode(), _MESSAGE_TRIGGERS):
+        return value, []
+    return _redact(value, _MESSAGE_RULES)
 
 
 class _Scrubber:
     def __init__(self, meta: dict[str, Any]) -> None:
         self.meta = meta
 
-    def remark(
-        self, path: tuple[str | int, ...], rule: str, kind: str, original_len: int | None, new_len: int
-    ) -> None:
+    def remark(self, path: tuple[str | int, ...], original: str | None, remarks: list[Remark]) -> None:
+        """Record `remarks` on the value at `path`; `original`: the string replaced, or None for
+        a value removed."""
         node = self.meta
         for part in path:
             node = node.setdefault(str(part), {})
         entry = node.setdefault("", {})
-        entry.setdefault("rem", []).append([rule, kind] if kind == "x" else [rule, kind, 0, new_len])
-        if original_len is not None:
-            entry.setdefault("len", original_len)
+        rem = entry.setdefault("rem", [])
+        if original is None:
+            rem += [[rule, "x"] for rule, _, _ in remarks]
+            return
+        rem += [[rule, "s", start, end] for rule, start, end in remarks]
+        entry.setdefault("len", len(original))
 
     def value(self, value: Any, path: tuple[str | int, ...], sensitive: bool = False) -> Any:
         if isinstance(value, str):
             if sensitive and value not in _NEVER_SCRUBBED:
-                if value != FILTERED:
-                    self.remark(path, "@password:filter", "s", len(value), len(FILTERED))
-                return FILTERED
-            new, rule = _scrub_string(value)
-            if rule is not None:
-                self.remark(path, rule, "s", len(value), len(new))
+                new, remarks = _redact(value, _SENSITIVE_VALUE_RULES)
+            else:
+                new, remarks = _scrub_string(value)
+            if remarks:
+                self.remark(path, value, remarks)
             return new
         if sensitive and value is not None:
-            self.remark(path, "@password:filter", "x", None, 0)
+            self.remark(path, None, [("@password:filter", 0, 0)])
             return None
         if isinstance(value, dict):
             for key, child in value.items():  # values are replaced in place, keys never change
                 sensitive_child = _sensitive_key(key)
                 if type(child) is str and not sensitive_child:  # the common case, inline
-                    new, rule = _scrub_string(child)
-                    if rule is not None:
-                        self.remark((*path, key), rule, "s", len(child), len(new))
+                    new, remarks = _scrub_string(child)
+                    if remarks:
+                        self.remark((*path, key), child, remarks)
                         value[key] = new
                 else:
                     value[key] = self.value(child, (*path, key), sensitive_child)
@@ -359,6 +465,12 @@ def scrub_event(event: dict[str, Any]) -> dict[str, Any]:
     for (path, pair, sensitive), flagged in zip(pairs, flags[len(targets) :], strict=True):
         if flagged or sensitive:
             pair[1] = scrubber.value(pair[1], path, sensitive)
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict) and type(formatted := logentry.get("formatted")) is str:
+        message, remarks = scrub_message(formatted)
+        if remarks:
+            scrubber.remark(("logentry", "formatted"), formatted, remarks)
+            logentry["formatted"] = message
     if scrubber.meta:
         event["_meta"] = scrubber.meta
     return event

@@ -13,9 +13,9 @@ and per-row deletions buy nothing here (they cost the server and the worker abou
 A record's id is where it ends: segment number << 40 | offset after its last byte. Ids grow in
 spool order, and the digest's cursor (`worker_state.segment_cursor`, committed with the digested
 rows, so a batch is digested exactly once) is where the next read starts; the database also
-keeps which spool it is in (`worker_state.segment_spool`), so a spool directory made again is read
-from its start. Segments wholly below the cursor are deleted. Only one worker reads a data directory (`bughound.digest.worker` holds a
-file lock); any number of processes may append.
+keeps which spool it is in (`worker_state.segment_spool`), so a spool directory made again is
+read from its start. Segments wholly below the cursor are deleted. Only one worker reads a data
+directory (`bughound.digest.worker` holds a file lock); any number of processes may append.
 
 Bytes that are not a whole record (a writer killed mid-append, whose records were therefore never
 acknowledged) are skipped with an error in the log: up to the next valid record, found by the
