@@ -46,7 +46,12 @@ def make_project(
 def envelope(
     *items: tuple[dict[str, Any], bytes | dict[str, Any]], headers: dict[str, Any] | None = None
 ) -> bytes:
-    lines = [json.dumps(headers if headers is not None else {}).encode()]
+    """An envelope of `items`; without `headers`, its header carries the event's id, as the SDKs'
+    do (without one, ingestion gives the event a new id, as Relay does)."""
+    if headers is None:
+        ids = [p.get("event_id") for h, p in items if isinstance(p, dict) and h.get("type") == "event"]
+        headers = {"event_id": ids[0]} if ids and ids[0] else {}
+    lines = [json.dumps(headers).encode()]
     for item_headers, payload in items:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         lines += [json.dumps({**item_headers, "length": len(body)}).encode(), body]

@@ -138,13 +138,17 @@ def normalize_event(event: dict[str, Any], ctx: Context, item_type: str = "event
 
 
 def _event_id(event: dict[str, Any], ctx: Context) -> None:
-    for candidate in (event.get("event_id"), ctx.envelope_event_id):
+    # The envelope's id wins, as in Relay (its finalize step): it is the id the client was given
+    # in the response (ingestion gives an envelope with an event and no id one of its own).
+    candidates = (ctx.envelope_event_id, event.get("event_id"))
+    for i, candidate in enumerate(candidates):
         if candidate:
             try:
                 event["event_id"] = normalize_event_id(candidate)
                 return
             except ValueError:
-                _error(event, "invalid_data", name="event_id", value=candidate)
+                if i:  # (ingestion has checked the envelope's)
+                    _error(event, "invalid_data", name="event_id", value=candidate)
     event["event_id"] = uuid.uuid4().hex
 
 

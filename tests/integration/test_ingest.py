@@ -66,6 +66,23 @@ def test_event_is_acknowledged_stored_and_read_back(h: Harness, project: Project
     assert 'rel="next"; results="false"' in listing.headers["link"]
 
 
+def test_the_envelopes_event_id_is_the_events(h: Harness, project: Project) -> None:
+    # As in Relay: the id the client is answered with is the one the event is stored under, even
+    # where the payload says otherwise or the envelope has none (ingestion then makes one).
+    event = error_event()
+    header_id = uuid.uuid4().hex
+    r = h.post_envelope(project, envelope(({"type": "event"}, event), headers={"event_id": header_id}))
+    unnamed = error_event()
+    r2 = h.post_envelope(project, envelope(({"type": "event"}, unnamed), headers={}))
+    h.digest()
+    assert r.json() == {"id": header_id}
+    assert h.api(project, f"/api/0/projects/acme/web/events/{header_id}/").json()["eventID"] == header_id
+    assert h.api(project, f"/api/0/projects/acme/web/events/{event['event_id']}/").status_code == 404
+    given = r2.json()["id"]
+    assert given != unnamed["event_id"]
+    assert h.api(project, f"/api/0/projects/acme/web/events/{given}/").status_code == 200
+
+
 def test_same_envelope_twice_stores_one_event(h: Harness, project: Project, store: Store) -> None:
     event = error_event()
     body = envelope(({"type": "event"}, event), headers={"event_id": event["event_id"]})

@@ -48,17 +48,22 @@ def test_minimal_event_defaults() -> None:
     assert (event["project"], event["key_id"], event["version"]) == (42, "7", "7")
 
 
-def test_event_id_from_payload_then_envelope() -> None:
+def test_event_id_from_the_envelope_then_the_payload() -> None:
     assert norm({"event_id": EVENT_ID.upper()})["event_id"] == EVENT_ID
     ctx = Context(received=RECEIVED, project_id=1, key_id=1, envelope_event_id=EVENT_ID)
     assert norm({}, ctx)["event_id"] == EVENT_ID
     assert norm({"event_id": "9ec79c33-ec99-42ab-8353-589fcb2e04dc"})["event_id"] == EVENT_ID
+    # As in Relay, the envelope's id wins: it is the one the client was answered with.
+    assert norm({"event_id": "a" * 32}, ctx)["event_id"] == EVENT_ID
 
 
-def test_invalid_event_id_falls_back_with_an_error() -> None:
+def test_invalid_event_id_is_replaced() -> None:
     ctx = Context(received=RECEIVED, project_id=1, key_id=1, envelope_event_id=EVENT_ID)
     event = norm({"event_id": "nope"}, ctx)
     assert event["event_id"] == EVENT_ID
+    assert errors_of(event, "invalid_data") == []  # the envelope's id replaced the field whole
+    event = norm({"event_id": "nope"})
+    assert len(event["event_id"]) == 32
     assert errors_of(event, "invalid_data") == [{"type": "invalid_data", "name": "event_id", "value": "nope"}]
 
 
