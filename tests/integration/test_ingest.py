@@ -162,6 +162,20 @@ def test_auth_errors(h: Harness, project: Project) -> None:
     assert h.client.post(path, content=mismatch, headers=auth_header(project.public_key)).status_code == 400
 
 
+def test_malformed_public_key_is_400_without_outcome(h: Harness, project: Project, store: Store) -> None:
+    body = envelope(({"type": "event"}, error_event()))
+    for path in (f"/api/{project.id}/envelope/", f"/api/{project.id}/store/"):
+        r = h.client.post(f"{path}?sentry_key=abc&sentry_version=7", content=body)
+        assert r.status_code == 400
+        assert r.json() == {"detail": "bad sentry DSN public key"}
+        assert r.headers["x-sentry-error"] == "bad sentry DSN public key"
+    # A well-formed key that is not known is still the 403 of an unknown project.
+    unknown = h.client.post(f"/api/{project.id}/envelope/?sentry_key={'z' * 32}", content=body)
+    assert unknown.status_code == 403
+    h.digest()
+    assert outcomes(store) == {}
+
+
 def test_disabled_key_is_403(h: Harness, project: Project, store: Store) -> None:
     with store.write() as conn:
         store.update_project_key(conn, project.public_key, is_active=False)
