@@ -201,6 +201,8 @@ class IngestApp:
                 raise bad_request("invalid event payload: not a JSON object")
             env = envelope_format.from_event(body, event)
         auth = self._auth_with_envelope(auth, env, path_project)
+        if env.has_internal_items:  # Relay's BadStoreRequest::InternalEnvelope, before the project lookup
+            raise bad_request("envelope contains internal items")
         try:
             key = await self.keys.get(auth.public_key, received)
         except Exception:

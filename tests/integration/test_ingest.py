@@ -246,6 +246,31 @@ def test_items_with_and_without_length_and_unknown_types(h: Harness, project: Pr
     assert outcomes(store)[("attachment_item", 0, "")] == 2
 
 
+def test_envelope_with_an_internal_item_is_400(h: Harness, project: Project, store: Store) -> None:
+    event = error_event()
+    body = envelope(
+        ({"type": "event"}, event),
+        ({"type": "integration", "content_type": "application/vnd.sentry.integration.otel.logs+json"}, b"{}"),
+        headers={"event_id": event["event_id"]},
+    )
+    r = h.post_envelope(project, body)
+    assert r.status_code == 400
+    assert r.json() == {"detail": "envelope contains internal items"}
+    store_path = f"/api/{project.id}/store/"
+    as_store = h.client.post(
+        store_path,
+        content=body,
+        headers={**auth_header(project.public_key), "Content-Type": "application/x-sentry-envelope"},
+    )
+    assert as_store.status_code == 400
+    # Relay's other non-SDK item types are not internal: accepted (and ignored).
+    for item_type in ("metric_buckets", "statsd"):
+        assert h.post_envelope(project, envelope(({"type": item_type}, b"{}"))).status_code == 200
+    assert h.digest() == 2  # the two accepted envelopes only
+    assert count(store, t.events) == 0
+    assert outcomes(store) == {}
+
+
 def test_store_endpoint_and_legacy_encodings(h: Harness, project: Project, store: Store) -> None:
     event = error_event()
     r = h.client.post(
