@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 import zlib
+from typing import Any
 
 import brotli
 import pytest
@@ -291,6 +292,58 @@ def test_store_endpoint_and_legacy_encodings(h: Harness, project: Project, store
     assert r.status_code == 400
     assert h.digest() == 2
     assert count(store, t.events) == 2
+
+
+def test_store_repairs_nan_and_infinity_for_old_python_clients(
+    h: Harness, project: Project, store: Store
+) -> None:
+    event = error_event(extra={"ratio": "__NAN__", "top": "__INF__", "bottom": "__NEGINF__", "s": "NaN"})
+    text = json.dumps(event)
+    for marker, token in (('"__NAN__"', "NaN"), ('"__INF__"', "Infinity"), ('"__NEGINF__"', "-Infinity")):
+        text = text.replace(marker, token)
+    body = text.encode()
+    path = f"/api/{project.id}/store/"
+
+    def post(client: str, content: bytes = body) -> Any:
+        return h.client.post(
+            f"{path}?sentry_key={project.public_key}&sentry_client={client}", content=content
+        )
+
+    r = post("raven-python/6.0.0")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": event["event_id"]}
+    # Other clients, the modern SDK among them, get no repair (as in Relay).
+    for client in ("sentry.python/2.75.0", "raven-js/3.0"):
+        r = post(client)
+        assert r.status_code == 400
+        assert r.json() == {"detail": "invalid event payload: invalid JSON"}
+    assert post("sentry-python/0.9", b"{NaN").status_code == 400
+    # GET /store/?sentry_data= goes the same way.
+    other = error_event()
+    text = json.dumps(other).replace('"level": "error"', '"level": "error", "extra": {"x": NaN}')
+    gif = h.client.get(
+        path,
+        params={"sentry_key": project.public_key, "sentry_client": "sentry-python/0.9", "sentry_data": text},
+    )
+    assert gif.status_code == 200
+    assert h.digest() == 2
+    detail = h.api(project, f"/api/0/projects/acme/web/events/{event['event_id']}/").json()
+    assert detail["context"] == {"ratio": 0, "top": 0, "bottom": 0, "s": "NaN"}
+    assert count(store, t.events) == 2
+
+
+def test_envelopes_get_no_nan_repair(h: Harness, project: Project, store: Store) -> None:
+    # Relay repairs only the legacy store body; an envelope's event item is parsed later and is
+    # invalid.
+    event_id = uuid.uuid4().hex
+    body = b'{"event_id":"' + event_id.encode() + b'"}\n{"type":"event"}\n{"extra":{"x":NaN}}\n'
+    r = h.client.post(
+        f"/api/{project.id}/envelope/?sentry_key={project.public_key}&sentry_client=raven-python/6.0.0",
+        content=body,
+    )
+    assert r.status_code == 200
+    h.digest()
+    assert outcomes(store)[("error", 3, "invalid_json")] == 1
 
 
 def test_cors_preflight_and_text_plain(h: Harness, project: Project) -> None:
