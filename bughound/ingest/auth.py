@@ -1,8 +1,9 @@
 """Where an SDK request says who it is (pure): X-Sentry-Auth, Authorization, query, envelope dsn.
 
 Grammar and precedence as in Relay (`extractors/request_meta.rs`) and sentry-types
-(`Auth::from_str`): more than one source is an error, a missing key is an error, and a
-`sentry_version` above 7 is refused.
+(`Auth::from_str`): more than one source is an error, a missing key is an error, a key that is not
+32 ASCII characters is a bad request (before the version is looked at), and a `sentry_version`
+above 7 is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from bughound.ingest.errors import IngestError
 
 MAX_PROTOCOL_VERSION = 7
+PUBLIC_KEY_LENGTH = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,10 +44,19 @@ def parse_sentry_pairs(value: str) -> dict[str, str]:
     return pairs
 
 
+def is_public_key(value: str) -> bool:
+    """What Relay's `ProjectKey::parse` accepts: exactly 32 ASCII characters (hex is not checked)."""
+    return len(value) == PUBLIC_KEY_LENGTH and value.isascii()
+
+
 def _from_pairs(pairs: Mapping[str, str]) -> Auth:
     key = pairs.get("sentry_key", "")
     if not key:
         raise _unauthorized("missing authorization information: missing public key")
+    # Keys may carry flags after a dot (`<key>.no-cache`); the key is what comes before.
+    key = key.split(".", 1)[0]
+    if not is_public_key(key):  # Relay's BadEventMeta::BadPublicKey, answered before any lookup
+        raise IngestError(400, "bad sentry DSN public key")
     version_text = pairs.get("sentry_version", "") or str(MAX_PROTOCOL_VERSION)
     try:
         version = int(version_text.split(".", 1)[0])
@@ -53,8 +64,7 @@ def _from_pairs(pairs: Mapping[str, str]) -> Auth:
         raise _unauthorized(f"invalid authorization header: bad sentry_version {version_text!r}") from None
     if version > MAX_PROTOCOL_VERSION:
         raise IngestError(400, "unsupported protocol version")
-    # Keys may carry flags after a dot (`<key>.no-cache`); the key is what comes before.
-    return Auth(public_key=key.split(".", 1)[0], version=version, client=pairs.get("sentry_client") or None)
+    return Auth(public_key=key, version=version, client=pairs.get("sentry_client") or None)
 
 
 def _basic(value: str) -> dict[str, str]:
@@ -96,6 +106,9 @@ def parse_dsn(value: object) -> Dsn:
         raise _unauthorized("invalid dsn in envelope header")
     parts = urlsplit(value)
     project_id = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    if parts.scheme not in ("http", "https") or not parts.username or not project_id.isdigit():
+    if parts.scheme not in ("http", "https") or not project_id.isdigit():
+        raise _unauthorized("invalid dsn in envelope header")
+    # Relay's PartialDsn parses the user part as a project key too: a DSN without one is unusable.
+    if parts.username is None or not is_public_key(parts.username):
         raise _unauthorized("invalid dsn in envelope header")
     return Dsn(public_key=parts.username, project_id=project_id)

@@ -1,4 +1,5 @@
-"""Request bodies: Content-Encoding (gzip, deflate, br, zstd) with bounded output.
+"""Request bodies: Content-Encoding (gzip, deflate, br, zstd) with bounded output, and the JSON
+that old Python clients write.
 
 Decompression never produces more than `limit` bytes, so a small bomb cannot take the memory.
 """
@@ -6,6 +7,7 @@ Decompression never produces more than `limit` bytes, so a small bomb cannot tak
 from __future__ import annotations
 
 import io
+import re
 import zlib
 
 import brotli
@@ -110,3 +112,52 @@ def decode_body(data: bytes, content_encoding: str, limit: int) -> bytes:
     if len(data) > limit:
         raise too_large()
     return data
+
+
+# Old Python clients (`json.dumps` with its default allow_nan) write the non-JSON tokens `NaN`,
+# `Infinity` and `-Infinity`. Relay's store endpoint rewrites them for clients whose
+# `sentry_client` starts with one of these (`endpoints/store.rs`, with getsentry/json-forensics).
+LEGACY_PYTHON_CLIENTS = ("raven-python/", "sentry-python/")
+_U64_MAX = b"18446744073709551615"
+# A string (left as it is, also one still open at the end), a number, or a bare NaN/Infinity;
+# scanned left to right, so text inside strings is never taken for a token.
+_PYTHON_JSON_TOKENS = re.compile(
+    rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\Z)|(-?)(\d+)(\.\d+)?([eE][+-]?\d+)?|NaN|Infinity', re.DOTALL
+)
+_BIG_INTEGER = re.compile(rb"\d{20}")
+
+
+def is_legacy_python_client(client: str | None) -> bool:
+    return client is not None and client.startswith(LEGACY_PYTHON_CLIENTS)
+
+
+def _replace_token(m: re.Match[bytes]) -> bytes:
+    token = m.group(0)
+    if token[:1] == b'"':
+        return token
+    if m.group(2) is None:  # NaN or Infinity (a minus before Infinity stays: -0)
+        return b"0".ljust(len(token))
+    digits = m.group(2)
+    if m.group(3) is None and m.group(4) is None and _beyond_u64(digits):
+        return m.group(1) + b"0".ljust(len(digits))
+    return token
+
+
+def _beyond_u64(digits: bytes) -> bool:
+    significant = digits.lstrip(b"0")  # compared as text: no int() of a megabyte of digits
+    return (len(significant), significant) > (len(_U64_MAX), _U64_MAX)
+
+
+def repair_python_json(body: bytes) -> bytes | None:
+    """`body` with NaN/Infinity made `0` (and integers beyond 64 bits made `0`) as json-forensics
+    does, keeping every other byte where it was; None when there is nothing to repair.
+
+    The caller tries it only on a body that failed to parse, so the common case costs nothing;
+    unlike Relay, which rewrites every body of these clients, a valid body keeps its big integers
+    (as floats), and digits after a decimal point are never touched (json-forensics zeroes a
+    fraction of more than 20 digits).
+    """
+    if b"NaN" not in body and b"Infinity" not in body and not _BIG_INTEGER.search(body):
+        return None
+    repaired = _PYTHON_JSON_TOKENS.sub(_replace_token, body)
+    return repaired if repaired != body else None

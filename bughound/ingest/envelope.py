@@ -24,6 +24,9 @@ _EVENT_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 EVENT_ITEM_TYPES = frozenset(
     {"event", "transaction", "security", "raw_security", "feedback", "user_report_v2"}
 )
+# Relay's internal item types (`ItemType::is_internal`): made by its own integration endpoints
+# (OTLP, Vercel, ...) and never accepted from a client.
+INTERNAL_ITEM_TYPES = frozenset({"integration"})
 
 
 @dataclasses.dataclass
@@ -44,6 +47,10 @@ class Item:
 class Envelope:
     headers: dict[str, Any]
     items: list[Item]
+
+    @property
+    def has_internal_items(self) -> bool:
+        return any(item.type in INTERNAL_ITEM_TYPES for item in self.items)
 
     @property
     def event_id(self) -> str | None:

@@ -30,7 +30,7 @@ from bughound.ingest.categories import (
     discard_item_type,
     rate_limit_categories,
 )
-from bughound.ingest.decode import decode_body
+from bughound.ingest.decode import decode_body, is_legacy_python_client, repair_python_json
 from bughound.ingest.errors import IngestError, bad_request, too_large
 from bughound.ingest.ratelimit import KeyRateLimiter, Limited
 from bughound.spool.base import Spool
@@ -134,6 +134,22 @@ def _legacy_store_body(body: bytes) -> bytes:
     return decoded
 
 
+def _load_event(body: bytes, auth: Auth | None) -> tuple[bytes, Any]:
+    """The JSON of a `/store/` body, and the body to keep (repaired for old Python clients)."""
+    try:
+        return body, orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    # Only now, so that a valid body never pays for the scan.
+    repaired = repair_python_json(body) if auth is not None and is_legacy_python_client(auth.client) else None
+    if repaired is not None:
+        try:
+            return repaired, orjson.loads(repaired)
+        except orjson.JSONDecodeError:
+            pass
+    raise bad_request("invalid event payload: invalid JSON")
+
+
 class IngestApp:
     def __init__(self, settings: Settings, store: Store, spool: Spool) -> None:
         self.settings = settings
@@ -193,14 +209,13 @@ class IngestApp:
             body = _legacy_store_body(body)
             if len(body) > settings.max_event_size:
                 raise too_large()
-            try:
-                event = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise bad_request("invalid event payload: invalid JSON") from None
+            body, event = _load_event(body, auth)
             if not isinstance(event, dict):
                 raise bad_request("invalid event payload: not a JSON object")
             env = envelope_format.from_event(body, event)
         auth = self._auth_with_envelope(auth, env, path_project)
+        if env.has_internal_items:  # Relay's BadStoreRequest::InternalEnvelope, before the project lookup
+            raise bad_request("envelope contains internal items")
         try:
             key = await self.keys.get(auth.public_key, received)
         except Exception:

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 import zlib
+from typing import Any
 
 import brotli
 import pytest
@@ -179,6 +180,20 @@ def test_auth_errors(h: Harness, project: Project) -> None:
     assert h.client.post(path, content=mismatch, headers=auth_header(project.public_key)).status_code == 400
 
 
+def test_malformed_public_key_is_400_without_outcome(h: Harness, project: Project, store: Store) -> None:
+    body = envelope(({"type": "event"}, error_event()))
+    for path in (f"/api/{project.id}/envelope/", f"/api/{project.id}/store/"):
+        r = h.client.post(f"{path}?sentry_key=abc&sentry_version=7", content=body)
+        assert r.status_code == 400
+        assert r.json() == {"detail": "bad sentry DSN public key"}
+        assert r.headers["x-sentry-error"] == "bad sentry DSN public key"
+    # A well-formed key that is not known is still the 403 of an unknown project.
+    unknown = h.client.post(f"/api/{project.id}/envelope/?sentry_key={'z' * 32}", content=body)
+    assert unknown.status_code == 403
+    h.digest()
+    assert outcomes(store) == {}
+
+
 def test_disabled_key_is_403(h: Harness, project: Project, store: Store) -> None:
     with store.write() as conn:
         store.update_project_key(conn, project.public_key, is_active=False)
@@ -249,6 +264,31 @@ def test_items_with_and_without_length_and_unknown_types(h: Harness, project: Pr
     assert outcomes(store)[("attachment_item", 0, "")] == 2
 
 
+def test_envelope_with_an_internal_item_is_400(h: Harness, project: Project, store: Store) -> None:
+    event = error_event()
+    body = envelope(
+        ({"type": "event"}, event),
+        ({"type": "integration", "content_type": "application/vnd.sentry.integration.otel.logs+json"}, b"{}"),
+        headers={"event_id": event["event_id"]},
+    )
+    r = h.post_envelope(project, body)
+    assert r.status_code == 400
+    assert r.json() == {"detail": "envelope contains internal items"}
+    store_path = f"/api/{project.id}/store/"
+    as_store = h.client.post(
+        store_path,
+        content=body,
+        headers={**auth_header(project.public_key), "Content-Type": "application/x-sentry-envelope"},
+    )
+    assert as_store.status_code == 400
+    # Relay's other non-SDK item types are not internal: accepted (and ignored).
+    for item_type in ("metric_buckets", "statsd"):
+        assert h.post_envelope(project, envelope(({"type": item_type}, b"{}"))).status_code == 200
+    assert h.digest() == 2  # the two accepted envelopes only
+    assert count(store, t.events) == 0
+    assert outcomes(store) == {}
+
+
 def test_store_endpoint_and_legacy_encodings(h: Harness, project: Project, store: Store) -> None:
     event = error_event()
     r = h.client.post(
@@ -269,6 +309,58 @@ def test_store_endpoint_and_legacy_encodings(h: Harness, project: Project, store
     assert r.status_code == 400
     assert h.digest() == 2
     assert count(store, t.events) == 2
+
+
+def test_store_repairs_nan_and_infinity_for_old_python_clients(
+    h: Harness, project: Project, store: Store
+) -> None:
+    event = error_event(extra={"ratio": "__NAN__", "top": "__INF__", "bottom": "__NEGINF__", "s": "NaN"})
+    text = json.dumps(event)
+    for marker, token in (('"__NAN__"', "NaN"), ('"__INF__"', "Infinity"), ('"__NEGINF__"', "-Infinity")):
+        text = text.replace(marker, token)
+    body = text.encode()
+    path = f"/api/{project.id}/store/"
+
+    def post(client: str, content: bytes = body) -> Any:
+        return h.client.post(
+            f"{path}?sentry_key={project.public_key}&sentry_client={client}", content=content
+        )
+
+    r = post("raven-python/6.0.0")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": event["event_id"]}
+    # Other clients, the modern SDK among them, get no repair (as in Relay).
+    for client in ("sentry.python/2.75.0", "raven-js/3.0"):
+        r = post(client)
+        assert r.status_code == 400
+        assert r.json() == {"detail": "invalid event payload: invalid JSON"}
+    assert post("sentry-python/0.9", b"{NaN").status_code == 400
+    # GET /store/?sentry_data= goes the same way.
+    other = error_event()
+    text = json.dumps(other).replace('"level": "error"', '"level": "error", "extra": {"x": NaN}')
+    gif = h.client.get(
+        path,
+        params={"sentry_key": project.public_key, "sentry_client": "sentry-python/0.9", "sentry_data": text},
+    )
+    assert gif.status_code == 200
+    assert h.digest() == 2
+    detail = h.api(project, f"/api/0/projects/acme/web/events/{event['event_id']}/").json()
+    assert detail["context"] == {"ratio": 0, "top": 0, "bottom": 0, "s": "NaN"}
+    assert count(store, t.events) == 2
+
+
+def test_envelopes_get_no_nan_repair(h: Harness, project: Project, store: Store) -> None:
+    # Relay repairs only the legacy store body; an envelope's event item is parsed later and is
+    # invalid.
+    event_id = uuid.uuid4().hex
+    body = b'{"event_id":"' + event_id.encode() + b'"}\n{"type":"event"}\n{"extra":{"x":NaN}}\n'
+    r = h.client.post(
+        f"/api/{project.id}/envelope/?sentry_key={project.public_key}&sentry_client=raven-python/6.0.0",
+        content=body,
+    )
+    assert r.status_code == 200
+    h.digest()
+    assert outcomes(store)[("error", 3, "invalid_json")] == 1
 
 
 def test_cors_preflight_and_text_plain(h: Harness, project: Project) -> None:

@@ -89,6 +89,32 @@ def test_missing_key_is_unauthorized(header: str) -> None:
     assert "missing public key" in error.detail
 
 
+# --- the public key itself (Relay `ProjectKey::parse`: 32 ASCII characters) ------------------------
+
+
+@pytest.mark.parametrize("key", ["abc", KEY[:31], KEY + "0", "é" * 32, ".no-cache"])
+def test_key_that_is_not_32_ascii_characters_is_a_bad_request(key: str) -> None:
+    for headers, query in (
+        ({"x-sentry-auth": f"Sentry sentry_key={key}"}, ""),
+        ({"authorization": f"Sentry sentry_key={key}"}, ""),
+        ({"authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}, ""),
+        ({}, f"sentry_key={key}&sentry_version=7"),
+    ):
+        error = _error(headers, query)
+        assert (error.status, error.detail) == (400, "bad sentry DSN public key")
+
+
+def test_any_32_ascii_characters_are_a_key_hex_or_not() -> None:
+    # Relay does not check for hex digits; such a key is then simply unknown (403 later).
+    assert auth_from_request({}, "sentry_key=" + "z" * 32) == Auth("z" * 32)
+    assert auth_from_request({}, f"sentry_key={KEY.upper()}.no-cache") == Auth(KEY.upper())
+
+
+def test_bad_key_is_reported_before_the_protocol_version() -> None:
+    error = _error({"x-sentry-auth": "Sentry sentry_key=abc, sentry_version=8"})
+    assert error.detail == "bad sentry DSN public key"
+
+
 def test_empty_client_is_none() -> None:
     assert _header_auth(f"Sentry sentry_key={KEY}, sentry_client=").client is None
 
@@ -194,6 +220,8 @@ def test_parse_dsn_with_trailing_slash() -> None:
         "https://sentry.io/42",
         f"https://{KEY}@sentry.io/",
         f"https://{KEY}@sentry.io/abc",
+        "https://abc@sentry.io/42",
+        f"https://{KEY}0@sentry.io/42",
     ],
 )
 def test_invalid_dsn_is_unauthorized(dsn: object) -> None:

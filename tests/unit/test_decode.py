@@ -8,10 +8,11 @@ import zlib
 from collections.abc import Callable
 
 import brotli
+import orjson
 import pytest
 import zstandard
 
-from bughound.ingest.decode import decode_body
+from bughound.ingest.decode import decode_body, is_legacy_python_client, repair_python_json
 from bughound.ingest.errors import IngestError
 
 DATA = b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","message":"hello"}\n' * 200
@@ -151,3 +152,61 @@ def test_concatenated_gzip_members_are_all_decoded() -> None:
     # created with `multiple_members(true)` (decompression/body.rs), so every member is decoded.
     body = gzip.compress(b"first member;") + gzip.compress(b"second member")
     assert decode_body(body, "gzip", LIMIT) == b"first member;second member"
+
+
+# --- NaN and Infinity from old Python clients (Relay `endpoints/store.rs`, json-forensics) ----------
+
+
+@pytest.mark.parametrize(
+    ("body", "repaired"),
+    [
+        # json-forensics' own cases: same length, tokens become 0 and the minus stays.
+        (b'{"nan":NaN,"inf":Infinity,"-inf":-Infinity}', b'{"nan":0  ,"inf":0       ,"-inf":-0       }'),
+        (
+            b'{"nan":"nan","Infinity":"-Infinity","other":NaN}',
+            b'{"nan":"nan","Infinity":"-Infinity","other":0  }',
+        ),
+        (rb'["NaN\"NaN\"NaN",NaN]', rb'["NaN\"NaN\"NaN",0  ]'),
+        (b'{"x":[NaN, 1.5, -2, 3e10]}', b'{"x":[0  , 1.5, -2, 3e10]}'),
+        # Integers beyond 64 bits become 0 as well; floats and the largest u64 are kept.
+        (
+            b"[NaN,18446744073709551616,-99999999999999999999,18446744073709551615,1.5e300]",
+            b"[0  ,0                   ,-0                   ,18446744073709551615,1.5e300]",
+        ),
+    ],
+)
+def test_repair_python_json(body: bytes, repaired: bytes) -> None:
+    out = repair_python_json(body)
+    assert out == repaired
+    assert len(out) == len(body)
+    orjson.loads(out)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"message":"NaN and Infinity are fine in strings"}', b'{"a":1}', b"{broken", b"", b'"NaN'],
+)
+def test_nothing_to_repair(body: bytes) -> None:
+    assert repair_python_json(body) is None
+
+
+def test_repair_of_a_huge_digit_run_does_not_convert_it() -> None:
+    body = b"[NaN," + b"9" * 100_000 + b"]"
+    out = repair_python_json(body)
+    assert out is not None
+    assert orjson.loads(out) == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("client", "legacy"),
+    [
+        ("raven-python/6.0.0", True),
+        ("sentry-python/0.1", True),
+        ("sentry.python/2.75.0", False),  # the modern SDK sends envelopes; Relay does not repair
+        ("raven-js/3.0", False),
+        ("raven-python", False),
+        (None, False),
+    ],
+)
+def test_legacy_python_clients(client: str | None, legacy: bool) -> None:
+    assert is_legacy_python_client(client) is legacy

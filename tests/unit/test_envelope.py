@@ -168,6 +168,21 @@ def test_unknown_item_types_and_headers_are_kept() -> None:
     assert env.items[0].headers == {"type": "invalid_unknown", "x": {"y": 2}}
 
 
+@pytest.mark.parametrize(
+    ("types", "internal"),
+    [
+        (["integration"], True),
+        (["event", "integration"], True),
+        (["event", "attachment", "client_report"], False),
+        (["metric_buckets", "statsd", "integrations", "something_new"], False),
+        ([], False),
+    ],
+)
+def test_internal_items(types: list[str], internal: bool) -> None:
+    body = b"{}\n" + b"".join(b'{"type":"' + t.encode() + b'"}\n{}\n' for t in types)
+    assert parse(body).has_internal_items is internal
+
+
 # --- event_id ------------------------------------------------------------------------------------
 
 
