@@ -143,7 +143,7 @@ class WebApi:
         if row.group_id is None:
             raise ApiError(404, "Grouping info is only available for error and default events")
         settings = await to_thread.run_sync(self._project_grouping, project.id)
-        return json_response(grouping_info(load_event(row), settings))
+        return json_response(grouping_info(load_event(row), settings, stored=True))
 
     def _project_grouping(self, project_id: int) -> ProjectGrouping:
         with self.store.read() as conn:

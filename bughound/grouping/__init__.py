@@ -127,16 +127,18 @@ def calculate(
 
 
 def grouping_info(
-    event: dict[str, Any], settings: ProjectGrouping, config_id: str | None = None
+    event: dict[str, Any], settings: ProjectGrouping, config_id: str | None = None, stored: bool = False
 ) -> dict[str, Any]:
     """What Sentry's grouping-info endpoint returns for `event`: `{"grouping_config": id,
     "variants": {key: {contributes, hash, hint, key, type, description, component, ...}}}`.
 
-    A stored event is regrouped with the config and stack trace rules stored with it (its
-    fingerprint already is what the rules made of it); `config_id` overrides the config."""
-    stored = event.get("grouping_config")
-    stored_id = stored.get("id") if isinstance(stored, dict) else stored
-    enhancements = stored.get("enhancements") if isinstance(stored, dict) else None
+    A `stored` event is regrouped with the config and stack trace rules stored with it, and its
+    fingerprint is what the project's fingerprint rules made of it when it came in (they are
+    not applied again, so editing them later changes nothing here); an event never sent gets
+    the project's rules. `config_id` overrides the config."""
+    pinned = event.get("grouping_config")
+    stored_id = pinned.get("id") if isinstance(pinned, dict) else pinned
+    enhancements = pinned.get("enhancements") if isinstance(pinned, dict) else None
     config = config_id or stored_id or settings.config_id
     if config == LEGACY_CONFIG_ID:
         return _legacy_info(event)
@@ -145,10 +147,14 @@ def grouping_info(
     rules = enhancements if enhancements is not None else settings.enhancements
     try:
         grouping = engine.group(
-            event, config, project_enhancements=rules, project_fingerprinting=settings.fingerprinting
+            event,
+            config,
+            project_enhancements=rules,
+            project_fingerprinting=settings.fingerprinting,
+            fingerprinted=stored,
         )
     except ValueError:  # rules saved before a stricter parser: as the digest did, without them
-        grouping = engine.group(event, config)
+        grouping = engine.group(event, config, fingerprinted=stored)
     stored_hashes = event.get("fingerprint_hashes")
     return grouping.grouping_info(stored_hashes=stored_hashes if isinstance(stored_hashes, list) else None)
 

@@ -279,6 +279,7 @@ def group(
     project_enhancements: str = "",
     project_fingerprinting: str = "",
     hashes_only: bool = False,
+    fingerprinted: bool = False,
 ) -> Grouping:
     """Group a normalized event with grouping config `config_id`.
 
@@ -292,6 +293,10 @@ def group(
     differ only where no value component contributes (a stack trace took precedence) then
     share one cache entry without normalizing their values, and `Grouping.variants` may show
     another such event's values.
+
+    `fingerprinted`: the event is a stored one, whose fingerprint the server's rules already
+    made (recorded in its `_fingerprint_info`): no rule is applied again, as in Sentry, where a
+    stored event shows what was decided when it came in.
     """
     config = CONFIGS.get(config_id)
     if config is None:
@@ -301,8 +306,10 @@ def group(
     prepared = prepare_event(event, enhancements)
     grouped = prepared.event
     grouped["fingerprint"] = _fingerprint(grouped.get("fingerprint"))
-    grouped.pop("_fingerprint_info", None)
-    matched = apply_server_fingerprinting(grouped, rules)
+    matched = None
+    if not fingerprinted:
+        grouped.pop("_fingerprint_info", None)
+        matched = apply_server_fingerprinting(grouped, rules)
     title = grouped.get("title") if matched is not None and "title" in matched.attributes else None
     # Events of one issue mostly have equal strategy inputs: their variants are shared (variants
     # and their component trees are never modified once built).

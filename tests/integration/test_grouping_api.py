@@ -99,6 +99,14 @@ def test_fingerprint_rules_merge_and_title(h: Harness, project: Project) -> None
     custom = info["variants"]["custom_fingerprint"]
     assert custom["contributes"] and custom["values"] == ["value-errors"]
     assert "ValueError" in custom["matched_rule"]
+    assert "client_values" not in custom  # the client sent the default fingerprint
+    assert not custom.get("hashMismatch")
+    # A stored event shows what its rules decided when it came in, as in Sentry: editing or
+    # deleting the rules later does not change it.
+    for later in ("error.type:ValueError -> other-fp\n", ""):
+        assert put_project(h, project, {"fingerprintingRules": later}).status_code == 200
+        again = h.api(project, f"/api/0/projects/acme/web/events/{a['eventID']}/grouping-info/").json()
+        assert again == info
 
 
 def test_stack_trace_rules_change_the_app_hash(h: Harness, project: Project) -> None:
