@@ -14,7 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from bughound.config import Settings
 from bughound.grouping.settings import DEFAULT_CONFIG_ID
 from bughound.storage.db import MigrationsPending, check_migrated, create_engine, migrate
 from bughound.storage.store import ALL_SCOPES, ROLES, NotFound, Store
+from bughound.storage.validation import InvalidValue
 
 log = logging.getLogger("bughound")
 
@@ -45,6 +47,19 @@ def _migrated_store(settings: Settings) -> Store:
     except MigrationsPending as exc:
         raise click.ClickException(str(exc)) from None
     return store
+
+
+@contextmanager
+def _options_checked(**options: str) -> Iterator[None]:
+    """A new organization, team, project or user that the store refuses (InvalidValue: a bad slug
+    or email) is a usage error on the option it came from; `options` maps the refused field
+    (organization, team, project, email) to that option's name."""
+    try:
+        yield
+    except InvalidValue as exc:
+        raise click.BadParameter(
+            exc.message, ctx=click.get_current_context(), param_hint=f"'{options[exc.field]}'"
+        ) from None
 
 
 def _print(data: dict[str, Any], as_json: bool) -> None:
@@ -256,7 +271,10 @@ def setup(ctx: click.Context, org_slug: str, project_slug: str, email: str, as_j
     """Create what is missing (organization, project and key, owner) and print a DSN and a new token."""
     settings = _settings(ctx)
     store = _migrated_store(settings)
-    with store.write() as conn:
+    with (
+        _options_checked(organization="--org", team="--org", project="--project", email="--email"),
+        store.write() as conn,
+    ):
         org_id = store.ensure_organization(conn, org_slug)
         user_id = store.ensure_user(conn, email)
         member_id = store.ensure_member(conn, org_id, user_id, "owner")
@@ -304,7 +322,7 @@ def user_create(
 ) -> None:
     """Create a user (if missing) and make them a member of an organization."""
     store = _migrated_store(_settings(ctx))
-    with store.write() as conn:
+    with _options_checked(email="--email", team="--team"), store.write() as conn:
         try:
             org_id = store.organization_id_by_slug(conn, org_slug)
         except NotFound as exc:
@@ -358,7 +376,7 @@ def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) 
     """Create a project (if missing) with a DSN key, and print its id and DSN."""
     settings = _settings(ctx)
     store = _migrated_store(settings)
-    with store.write() as conn:
+    with _options_checked(project="--slug", team="--org"), store.write() as conn:
         try:
             org_id = store.organization_id_by_slug(conn, org_slug)
         except NotFound as exc:

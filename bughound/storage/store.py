@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from bughound.grouping.settings import DEFAULT_CONFIG_ID, ProjectGrouping
 from bughound.storage import schema as t
 from bughound.storage.db import WRITE_OPTION, WalCheckpointer
+from bughound.storage.validation import check_email, check_slug
 
 ROLES = ("member", "admin", "manager", "owner")
 
@@ -130,6 +131,7 @@ class Store:
         row = conn.execute(sa.select(t.users.c.id).where(t.users.c.email == email)).first()
         if row:
             return int(row.id)
+        check_email(email)
         return int(
             conn.execute(
                 t.users.insert().values(email=email, name=email, date_joined=time.time())
@@ -140,6 +142,7 @@ class Store:
         row = conn.execute(sa.select(t.organizations.c.id).where(t.organizations.c.slug == slug)).first()
         if row:
             return int(row.id)
+        check_slug("organization", slug)
         return int(
             conn.execute(
                 t.organizations.insert().values(slug=slug, name=slug, date_added=time.time())
@@ -170,6 +173,7 @@ class Store:
         row = conn.execute(sa.select(c.id).where(c.organization_id == org_id, c.slug == slug)).first()
         if row:
             return int(row.id)
+        check_slug("team", slug)
         return int(
             conn.execute(
                 t.teams.insert().values(organization_id=org_id, slug=slug, name=slug, date_added=time.time())
@@ -187,6 +191,7 @@ class Store:
         if row:
             project_id = int(row.id)
         else:
+            check_slug("project", slug)
             project_id = int(
                 conn.execute(
                     t.projects.insert().values(

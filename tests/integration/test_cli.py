@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 
 import click
-from click.testing import CliRunner
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
 
 from bughound.cli import cli
 from bughound.storage.store import ALL_SCOPES, Store
@@ -111,3 +113,65 @@ def test_every_option_has_an_environment_variable() -> None:
             if getattr(param, "hidden", False):  # internal: what `serve` tells its worker
                 continue
             assert getattr(param, "envvar", None), f"{name} {param.opts[0]} has no BUGHOUND_* variable"
+
+
+def invoke(database_url: str, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run the CLI in-process; a failure must be a clean click error, never a traceback."""
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(data_dir), "--database-url", database_url, "--url", "http://bh.test:9000", *args],
+        env=env,
+    )
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["project", "create", "--org", "acme", "--slug", "2024"], "--slug"),
+        (["project", "create", "--org", "acme", "--slug", "My Proj"], "--slug"),
+        (["project", "create", "--org", "acme", "--slug", ""], "--slug"),
+        (["project", "create", "--org", "acme", "--slug", "x" * 51], "--slug"),
+        (["setup", "--org", "Bad Org", "--project", "web"], "--org"),
+        (["setup", "--org", "under_score", "--project", "web"], "--org"),
+        (["setup", "--org", "-acme", "--project", "web"], "--org"),
+        (["setup", "--org", "acme", "--project", "123"], "--project"),
+        (["setup", "--org", "acme", "--project", "web", "--email", "not-an-email"], "--email"),
+        (["user", "create", "--org", "acme", "--email", ""], "--email"),
+        (["user", "create", "--org", "acme", "--email", "a b@x.test"], "--email"),
+        (["user", "create", "--org", "acme", "--email", "dev@acme.test", "--team", "Back End"], "--team"),
+    ],
+)
+def test_bad_slugs_and_emails_are_refused(
+    database_url: str, tmp_path: Path, store: Store, args: list[str], option: str
+) -> None:
+    run(database_url, tmp_path, "setup", "--org", "acme", "--project", "web", "--json")
+    result = invoke(database_url, tmp_path, *args)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert result.stdout == ""
+    with store.read() as conn:  # nothing was created, not even the parts before the bad one
+        assert conn.execute(sa.text("SELECT count(*) FROM organizations")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM projects")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM teams")).scalar() == 1
+
+
+def test_good_slugs_and_emails_are_accepted(database_url: str, tmp_path: Path) -> None:
+    run(database_url, tmp_path, "setup", "--json")  # the defaults: default/default, admin@localhost
+    run(
+        database_url,
+        tmp_path,
+        "setup",
+        "--org",
+        "a1-b2",
+        "--project",
+        "my_proj-2",
+        "--email",
+        "x@y",
+        "--json",
+    )
+    project = run(database_url, tmp_path, "project", "create", "--org", "a1-b2", "--slug", "p" * 50, "--json")
+    assert project["slug"] == "p" * 50
