@@ -25,7 +25,7 @@ import orjson
 from bughound.config import Settings
 from bughound.grouping.settings import DEFAULT_CONFIG_ID
 from bughound.storage.db import MigrationsPending, check_migrated, create_engine, migrate
-from bughound.storage.store import ALL_SCOPES, ROLES, NotFound, Store
+from bughound.storage.store import ALL_SCOPES, ROLES, LastOwner, NotFound, Store
 from bughound.storage.validation import InvalidValue
 
 log = logging.getLogger("bughound")
@@ -305,8 +305,7 @@ def user() -> None:
     envvar="BUGHOUND_ROLE",
     show_envvar=True,
     type=click.Choice(ROLES),
-    default="member",
-    show_default=True,
+    help="The member's role in the organization (a new member: member; else: unchanged).",
 )
 @click.option(
     "--team",
@@ -318,9 +317,13 @@ def user() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def user_create(
-    ctx: click.Context, email: str, org_slug: str, role: str, team_slug: str | None, as_json: bool
+    ctx: click.Context, email: str, org_slug: str, role: str | None, team_slug: str | None, as_json: bool
 ) -> None:
-    """Create a user (if missing) and make them a member of an organization."""
+    """Create a user (if missing) and make them a member of an organization.
+
+    An existing member keeps their role unless --role is given; the organization's last owner
+    cannot be demoted.
+    """
     store = _migrated_store(_settings(ctx))
     with _options_checked(email="--email", team="--team"), store.write() as conn:
         try:
@@ -328,7 +331,11 @@ def user_create(
         except NotFound as exc:
             raise click.ClickException(str(exc)) from None
         user_id = store.ensure_user(conn, email)
-        member_id = store.ensure_member(conn, org_id, user_id, role)
+        try:
+            member_id = store.ensure_member(conn, org_id, user_id, role)
+        except LastOwner as exc:
+            raise click.ClickException(str(exc)) from None
+        role = store.role_of_member(conn, member_id)
         if team_slug:
             store.ensure_team_member(conn, store.ensure_team(conn, org_id, team_slug), member_id)
     _print({"id": str(user_id), "email": email, "org": org_slug, "role": role, "team": team_slug}, as_json)

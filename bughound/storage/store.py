@@ -97,6 +97,10 @@ class NotFound(LookupError):
     pass
 
 
+class LastOwner(ValueError):
+    """Refused: this would leave an organization without an owner."""
+
+
 class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -149,24 +153,43 @@ class Store:
             ).inserted_primary_key[0]  # type: ignore[index]
         )
 
-    def ensure_member(self, conn: sa.Connection, org_id: int, user_id: int, role: str) -> int:
-        if role not in ROLES:
+    def ensure_member(self, conn: sa.Connection, org_id: int, user_id: int, role: str | None = None) -> int:
+        """Make the user a member of the organization with `role`, or, if None, with the role they
+        have (a new member: "member"). Raises LastOwner rather than demote the only owner."""
+        if role is not None and role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         m = t.members.c
         row = conn.execute(
             sa.select(m.id, m.role).where(m.organization_id == org_id, m.user_id == user_id)
         ).first()
         if row:
-            if row.role != role:
+            if role is not None and row.role != role:
+                if row.role == "owner" and self._owner_count(conn, org_id) <= 1:
+                    raise LastOwner(
+                        f"cannot demote the organization's last owner to {role}: make another owner first"
+                    )
                 conn.execute(t.members.update().where(m.id == row.id).values(role=role))
             return int(row.id)
         return int(
             conn.execute(
                 t.members.insert().values(
-                    organization_id=org_id, user_id=user_id, role=role, date_added=time.time()
+                    organization_id=org_id, user_id=user_id, role=role or "member", date_added=time.time()
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         )
+
+    def _owner_count(self, conn: sa.Connection, org_id: int) -> int:
+        m = t.members.c
+        # FOR UPDATE (PostgreSQL): two demotions at once cannot both see the other owner.
+        # SQLite's writes are serialized by BEGIN IMMEDIATE already.
+        owners = conn.execute(
+            sa.select(m.id).where(m.organization_id == org_id, m.role == "owner").with_for_update()
+        ).all()
+        return len(owners)
+
+    def role_of_member(self, conn: sa.Connection, member_id: int) -> str:
+        m = t.members.c
+        return str(conn.execute(sa.select(m.role).where(m.id == member_id)).scalar_one())
 
     def ensure_team(self, conn: sa.Connection, org_id: int, slug: str) -> int:
         c = t.teams.c

@@ -175,3 +175,32 @@ def test_good_slugs_and_emails_are_accepted(database_url: str, tmp_path: Path) -
     )
     project = run(database_url, tmp_path, "project", "create", "--org", "a1-b2", "--slug", "p" * 50, "--json")
     assert project["slug"] == "p" * 50
+
+
+def test_user_create_keeps_a_role_unless_told(database_url: str, tmp_path: Path, store: Store) -> None:
+    run(database_url, tmp_path, "setup", "--org", "acme", "--project", "web", "--json")
+    owner = ["user", "create", "--email", "admin@localhost", "--org", "acme"]
+    assert run(database_url, tmp_path, *owner, "--team", "backend", "--json")["role"] == "owner"
+    dev = ["user", "create", "--email", "dev@acme.test", "--org", "acme"]
+    assert run(database_url, tmp_path, *dev, "--json")["role"] == "member"  # a new member
+    assert run(database_url, tmp_path, *dev, "--role", "admin", "--json")["role"] == "admin"
+    assert run(database_url, tmp_path, *dev, "--json")["role"] == "admin"
+    with store.read() as conn:
+        roles = dict(
+            conn.execute(
+                sa.text("SELECT u.email, m.role FROM members m JOIN users u ON u.id = m.user_id")
+            ).all()
+        )
+    assert roles == {"admin@localhost": "owner", "dev@acme.test": "admin"}
+
+
+def test_the_last_owner_is_not_demoted(database_url: str, tmp_path: Path) -> None:
+    run(database_url, tmp_path, "setup", "--org", "acme", "--project", "web", "--json")
+    owner = ["user", "create", "--email", "admin@localhost", "--org", "acme"]
+    result = invoke(database_url, tmp_path, *owner, "--role", "member")
+    assert result.exit_code == 1
+    assert "last owner" in result.stderr
+    dev = ["user", "create", "--email", "dev@acme.test", "--org", "acme"]
+    run(database_url, tmp_path, *dev, "--role", "owner", "--json")
+    assert run(database_url, tmp_path, *owner, "--role", "manager", "--json")["role"] == "manager"
+    assert invoke(database_url, tmp_path, *dev, "--role", "admin").exit_code == 1
