@@ -71,6 +71,16 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
             click.echo(f"{key + ':':<{width}} {value}")
 
 
+_json_option = click.option(
+    "--json",
+    "as_json",
+    envvar="BUGHOUND_JSON",
+    show_envvar=True,
+    is_flag=True,
+    help="Print one JSON object instead of aligned lines.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
@@ -265,7 +275,7 @@ class WorkerSupervisor:
 @click.option(
     "--email", envvar="BUGHOUND_EMAIL", show_envvar=True, default="admin@localhost", show_default=True
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_json_option
 @click.pass_context
 def setup(ctx: click.Context, org_slug: str, project_slug: str, email: str, as_json: bool) -> None:
     """Create what is missing (organization, project and key, owner) and print a DSN and a new token."""
@@ -314,7 +324,7 @@ def user() -> None:
     show_envvar=True,
     help="Also add the user to this team (created if missing).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@_json_option
 @click.pass_context
 def user_create(
     ctx: click.Context, email: str, org_slug: str, role: str | None, team_slug: str | None, as_json: bool
@@ -354,7 +364,7 @@ def token() -> None:
     show_envvar=True,
     help="Comma-separated scopes (default: every scope).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@_json_option
 @click.pass_context
 def token_create(ctx: click.Context, email: str, scopes: str | None, as_json: bool) -> None:
     """Create a user auth token (sntryu_...)."""
@@ -377,7 +387,7 @@ def project() -> None:
 @project.command("create")
 @click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, required=True)
 @click.option("--slug", envvar="BUGHOUND_PROJECT", show_envvar=True, required=True)
-@click.option("--json", "as_json", is_flag=True)
+@_json_option
 @click.pass_context
 def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) -> None:
     """Create a project (if missing) with a DSN key, and print its id and DSN."""

@@ -108,7 +108,7 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
 def test_every_option_has_an_environment_variable() -> None:
     for name, command in _commands(cli):
         for param in command.params:
-            if param.name in ("help", "as_json") or not param.opts[0].startswith("--"):
+            if param.name == "help" or not param.opts[0].startswith("--"):
                 continue
             if getattr(param, "hidden", False):  # internal: what `serve` tells its worker
                 continue
@@ -204,3 +204,19 @@ def test_the_last_owner_is_not_demoted(database_url: str, tmp_path: Path) -> Non
     run(database_url, tmp_path, *dev, "--role", "owner", "--json")
     assert run(database_url, tmp_path, *owner, "--role", "manager", "--json")["role"] == "manager"
     assert invoke(database_url, tmp_path, *dev, "--role", "admin").exit_code == 1
+
+
+def test_json_output_from_the_environment(database_url: str, tmp_path: Path) -> None:
+    env = {"BUGHOUND_JSON": "1"}
+    commands = [
+        ["setup", "--org", "acme", "--project", "web"],
+        ["user", "create", "--email", "dev@acme.test", "--org", "acme"],
+        ["token", "create", "--email", "dev@acme.test"],
+        ["project", "create", "--org", "acme", "--slug", "api"],
+    ]
+    for args in commands:
+        result = invoke(database_url, tmp_path, *args, env=env)
+        assert result.exit_code == 0, result.output
+        assert isinstance(json.loads(result.stdout), dict)
+    result = invoke(database_url, tmp_path, *commands[0], env={"BUGHOUND_JSON": "0"})
+    assert result.stdout.startswith("org:")
