@@ -21,23 +21,71 @@ from typing import Any
 
 import click
 import orjson
+import sqlalchemy as sa
 
 from bughound.config import Settings
 from bughound.grouping.settings import DEFAULT_CONFIG_ID
-from bughound.storage.db import MigrationsPending, check_migrated, create_engine, migrate
+from bughound.storage.db import (
+    MigrationsPending,
+    check_database_url,
+    check_migrated,
+    create_engine,
+    migrate,
+    redacted,
+)
 from bughound.storage.store import ALL_SCOPES, ROLES, LastOwner, NotFound, Store
 from bughound.storage.validation import InvalidValue
 
 log = logging.getLogger("bughound")
 
 
+class SettingsError(click.ClickException):
+    """A bad `BUGHOUND_*` setting that no option parses (e.g. BUGHOUND_PORT for `setup`): exit code 2,
+    like click's own usage errors."""
+
+    exit_code = 2
+
+
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     obj = ctx.find_root().obj or {}
-    return Settings.from_env(**{**obj, **overrides})
+    try:
+        settings = Settings.from_env(**{**obj, **overrides})
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    ctx.meta["bughound.database_url"] = settings.database_url  # for _BughoundGroup's message
+    return settings
 
 
 def _store(settings: Settings) -> Store:
-    return Store(create_engine(settings.database_url))
+    try:
+        return Store(create_engine(settings.database_url))
+    except OSError as exc:  # the SQLite file's directory could not be made
+        raise click.ClickException(f"cannot use the data directory: {exc}") from None
+
+
+def _check_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        try:
+            check_database_url(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return value
+
+
+class _BughoundGroup(click.Group):
+    """A database that cannot be reached or used (sqlalchemy's OperationalError: refused, no such
+    database, bad password, unwritable SQLite file, ...) ends any command with a one-line error and
+    exit code 1; --log-level debug also logs the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sa.exc.OperationalError as exc:
+            log.debug("database error", exc_info=True)
+            url = ctx.meta.get("bughound.database_url")
+            where = f"the database {redacted(url)}" if url else "the database"
+            reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+            raise click.ClickException(f"cannot use {where}: {reason}") from None
 
 
 def _migrated_store(settings: Settings) -> Store:
@@ -81,18 +129,19 @@ _json_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_BughoundGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
     envvar="BUGHOUND_DATA_DIR",
     show_envvar=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     help="Directory for the SQLite database and spool (default ./data).",
 )
 @click.option(
     "--database-url",
     envvar="BUGHOUND_DATABASE_URL",
     show_envvar=True,
+    callback=_check_database_url,
     help="sqlite:///path or postgresql://... (default: SQLite in the data directory).",
 )
 @click.option(
@@ -124,12 +173,20 @@ def migrate_cmd(ctx: click.Context) -> None:
     """Apply pending database migrations."""
     settings = _settings(ctx)
     migrate(_store(settings).engine)
-    click.echo(f"database is up to date ({settings.database_url.split('@')[-1]})")
+    click.echo(f"database is up to date ({redacted(settings.database_url)})")
 
 
 @cli.command()
 @click.option("--host", envvar="BUGHOUND_HOST", show_envvar=True, default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="BUGHOUND_PORT", show_envvar=True, default=8000, show_default=True, type=int)
+@click.option(
+    "--port",
+    envvar="BUGHOUND_PORT",
+    show_envvar=True,
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
 @click.option(
     "--no-worker",
     envvar="BUGHOUND_NO_WORKER",
@@ -368,13 +425,17 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, email: str, scopes: str | None, as_json: bool) -> None:
     """Create a user auth token (sntryu_...)."""
-    store = _migrated_store(_settings(ctx))
     wanted = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else list(ALL_SCOPES)
+    unknown = sorted(set(wanted) - set(ALL_SCOPES))
+    if unknown or not wanted:
+        problem = f"unknown scopes: {', '.join(unknown)}" if unknown else "no scopes"
+        raise click.BadParameter(f"{problem}; known: {', '.join(ALL_SCOPES)}", param_hint="'--scopes'")
+    store = _migrated_store(_settings(ctx))
     with store.write() as conn:
         try:
             user_id = store.user_id_by_email(conn, email)
             value = store.create_token(conn, user_id, wanted)
-        except (NotFound, ValueError) as exc:
+        except NotFound as exc:
             raise click.ClickException(str(exc)) from None
     _print({"token": value}, as_json)
 

@@ -220,3 +220,73 @@ def test_json_output_from_the_environment(database_url: str, tmp_path: Path) -> 
         assert isinstance(json.loads(result.stdout), dict)
     result = invoke(database_url, tmp_path, *commands[0], env={"BUGHOUND_JSON": "0"})
     assert result.stdout.startswith("org:")
+
+
+COMMANDS = [
+    ["migrate"],
+    ["serve", "--no-worker"],
+    ["worker"],
+    ["setup"],
+    ["user", "create", "--email", "dev@acme.test", "--org", "acme"],
+    ["token", "create", "--email", "dev@acme.test"],
+    ["project", "create", "--org", "acme", "--slug", "web"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BUGHOUND_PORT": "abc"}, "BUGHOUND_PORT"),
+        ({"BUGHOUND_RETENTION_DAYS": "soon"}, "BUGHOUND_RETENTION_DAYS must be an integer"),
+        ({"BUGHOUND_DIGEST_IN_SERVER": "maybe"}, "BUGHOUND_DIGEST_IN_SERVER must be true or false"),
+        ({"BUGHOUND_DATABASE_URL": "foo://x"}, "Invalid value for '--database-url'"),
+        ({"BUGHOUND_DATABASE_URL": "mysql://u@h/db"}, "Invalid value for '--database-url'"),
+        ({"BUGHOUND_DATABASE_URL": "not a url"}, "Invalid value for '--database-url'"),
+        ({"BUGHOUND_LOG_LEVEL": "loud"}, "Invalid value for '--log-level'"),
+    ],
+)
+def test_bad_settings_are_usage_errors(
+    tmp_path: Path, command: list[str], env: dict[str, str], message: str
+) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), *command], env=env)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "Error: " in result.stderr
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_an_unreachable_database_is_a_runtime_error(tmp_path: Path, command: list[str]) -> None:
+    url = "postgresql://nobody:s3cret@127.0.0.1:1/x"
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "--database-url", url, *command])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("Error: cannot use the database postgresql://nobody:***@127.0.0.1:1/x")
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_an_unusable_data_directory_is_an_error(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "file"), *command])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--data-dir'" in result.stderr
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "file" / "sub"), *command])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("Error: ")
+
+
+def test_bad_option_values_are_usage_errors(database_url: str, tmp_path: Path) -> None:
+    run(database_url, tmp_path, "setup", "--json")
+    result = invoke(
+        database_url, tmp_path, "token", "create", "--email", "admin@localhost", "--scopes", "event:red"
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for '--scopes': unknown scopes: event:red" in result.stderr
+    result = invoke(database_url, tmp_path, "token", "create", "--email", "admin@localhost", "--scopes", ",")
+    assert result.exit_code == 2
+    result = invoke(database_url, tmp_path, "serve", "--port", "70000")
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.stderr
