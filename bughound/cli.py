@@ -142,7 +142,7 @@ _json_option = click.option(
     envvar="BUGHOUND_DATABASE_URL",
     show_envvar=True,
     callback=_check_database_url,
-    help="sqlite:///path or postgresql://... (default: SQLite in the data directory).",
+    help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: SQLite in the data directory).",
 )
 @click.option(
     "--url",
@@ -155,13 +155,19 @@ _json_option = click.option(
     envvar="BUGHOUND_LOG_LEVEL",
     show_envvar=True,
     default="info",
+    show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
+    help="How much to log (debug also logs the tracebacks behind error messages).",
 )
 @click.pass_context
 def cli(
     ctx: click.Context, data_dir: Path | None, database_url: str | None, url: str | None, log_level: str
 ) -> None:
-    """Bughound: a light, self-hosted error tracker that speaks Sentry's protocols."""
+    """Bughound: a light, self-hosted error tracker that speaks Sentry's protocols.
+
+    Every option can also be set with the BUGHOUND_* environment variable shown beside it;
+    `bughound COMMAND --help` shows a command's options.
+    """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = {"data_dir": data_dir, "database_url": database_url, "url": url}
@@ -176,8 +182,15 @@ def migrate_cmd(ctx: click.Context) -> None:
     click.echo(f"database is up to date ({redacted(settings.database_url)})")
 
 
-@cli.command()
-@click.option("--host", envvar="BUGHOUND_HOST", show_envvar=True, default="127.0.0.1", show_default=True)
+@cli.command(short_help="Serve ingestion and the web API, and digest.")
+@click.option(
+    "--host",
+    envvar="BUGHOUND_HOST",
+    show_envvar=True,
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every interface).",
+)
 @click.option(
     "--port",
     envvar="BUGHOUND_PORT",
@@ -185,7 +198,7 @@ def migrate_cmd(ctx: click.Context) -> None:
     default=8000,
     show_default=True,
     type=click.IntRange(0, 65535),
-    help="Port to listen on (0: any free port).",
+    help="Port to listen on.",
 )
 @click.option(
     "--no-worker",
@@ -224,7 +237,7 @@ def serve(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
             supervisor.stop()
 
 
-@cli.command()
+@cli.command(short_help="Run only the digest worker.")
 @click.option("--parent-pid", type=int, hidden=True, help="Exit when this process is gone (used by serve).")
 @click.option("--lender-fd", type=int, hidden=True, help="A socket to serve's spare CPU (used by serve).")
 @click.pass_context
@@ -317,9 +330,15 @@ class WorkerSupervisor:
                 self.proc.kill()
 
 
-@cli.command()
+@cli.command(short_help="Create what is missing; print a DSN and a token.")
 @click.option(
-    "--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, default="default", show_default=True
+    "--org",
+    "org_slug",
+    envvar="BUGHOUND_ORG",
+    show_envvar=True,
+    default="default",
+    show_default=True,
+    help="Organization slug (created if missing).",
 )
 @click.option(
     "--project",
@@ -328,9 +347,15 @@ class WorkerSupervisor:
     show_envvar=True,
     default="default",
     show_default=True,
+    help="Project slug (created if missing, with a DSN key).",
 )
 @click.option(
-    "--email", envvar="BUGHOUND_EMAIL", show_envvar=True, default="admin@localhost", show_default=True
+    "--email",
+    envvar="BUGHOUND_EMAIL",
+    show_envvar=True,
+    default="admin@localhost",
+    show_default=True,
+    help="The owner's email (user created if missing, made an owner).",
 )
 @_json_option
 @click.pass_context
@@ -365,14 +390,21 @@ def user() -> None:
 
 
 @user.command("create")
-@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, required=True)
-@click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, required=True)
+@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, required=True, help="The user's email.")
+@click.option(
+    "--org",
+    "org_slug",
+    envvar="BUGHOUND_ORG",
+    show_envvar=True,
+    required=True,
+    help="Slug of an existing organization.",
+)
 @click.option(
     "--role",
     envvar="BUGHOUND_ROLE",
     show_envvar=True,
     type=click.Choice(ROLES),
-    help="The member's role in the organization (a new member: member; else: unchanged).",
+    help="Role in the organization (default: member for a new member; an existing one keeps theirs).",
 )
 @click.option(
     "--team",
@@ -414,7 +446,13 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, required=True)
+@click.option(
+    "--email",
+    envvar="BUGHOUND_EMAIL",
+    show_envvar=True,
+    required=True,
+    help="Email of an existing user, the token's owner.",
+)
 @click.option(
     "--scopes",
     envvar="BUGHOUND_SCOPES",
@@ -446,8 +484,17 @@ def project() -> None:
 
 
 @project.command("create")
-@click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, required=True)
-@click.option("--slug", envvar="BUGHOUND_PROJECT", show_envvar=True, required=True)
+@click.option(
+    "--org",
+    "org_slug",
+    envvar="BUGHOUND_ORG",
+    show_envvar=True,
+    required=True,
+    help="Slug of an existing organization.",
+)
+@click.option(
+    "--slug", envvar="BUGHOUND_PROJECT", show_envvar=True, required=True, help="The project's slug."
+)
 @_json_option
 @click.pass_context
 def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) -> None:
@@ -466,7 +513,7 @@ def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) 
     )
 
 
-@cli.command("grouping-info")
+@cli.command("grouping-info", short_help="Print how an event would be grouped.")
 @click.option(
     "--config",
     "config_id",

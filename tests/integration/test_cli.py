@@ -290,3 +290,11 @@ def test_bad_option_values_are_usage_errors(database_url: str, tmp_path: Path) -
     result = invoke(database_url, tmp_path, "serve", "--port", "70000")
     assert result.exit_code == 2
     assert "Invalid value for '--port'" in result.stderr
+
+
+def test_every_option_and_command_has_help() -> None:
+    for name, command in _commands(cli):
+        assert command.help, f"{name or 'bughound'} has no help"
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden and param.name != "help":
+                assert param.help, f"{name} {param.opts[0]} has no help"
