@@ -14,28 +14,78 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
+import sqlalchemy as sa
 
 from bughound.config import Settings
 from bughound.grouping.settings import DEFAULT_CONFIG_ID
-from bughound.storage.db import MigrationsPending, check_migrated, create_engine, migrate
-from bughound.storage.store import ALL_SCOPES, ROLES, NotFound, Store
+from bughound.storage.db import (
+    MigrationsPending,
+    check_database_url,
+    check_migrated,
+    create_engine,
+    migrate,
+    redacted,
+)
+from bughound.storage.store import ALL_SCOPES, ROLES, LastOwner, NotFound, Store
+from bughound.storage.validation import InvalidValue
 
 log = logging.getLogger("bughound")
 
 
+class SettingsError(click.ClickException):
+    """A bad `BUGHOUND_*` setting that no option parses (e.g. BUGHOUND_PORT for `setup`): exit code 2,
+    like click's own usage errors."""
+
+    exit_code = 2
+
+
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     obj = ctx.find_root().obj or {}
-    return Settings.from_env(**{**obj, **overrides})
+    try:
+        settings = Settings.from_env(**{**obj, **overrides})
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    ctx.meta["bughound.database_url"] = settings.database_url  # for _BughoundGroup's message
+    return settings
 
 
 def _store(settings: Settings) -> Store:
-    return Store(create_engine(settings.database_url))
+    try:
+        return Store(create_engine(settings.database_url))
+    except OSError as exc:  # the SQLite file's directory could not be made
+        raise click.ClickException(f"cannot use the data directory: {exc}") from None
+
+
+def _check_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        try:
+            check_database_url(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return value
+
+
+class _BughoundGroup(click.Group):
+    """A database that cannot be reached or used (sqlalchemy's OperationalError: refused, no such
+    database, bad password, unwritable SQLite file, ...) ends any command with a one-line error and
+    exit code 1; --log-level debug also logs the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sa.exc.OperationalError as exc:
+            log.debug("database error", exc_info=True)
+            url = ctx.meta.get("bughound.database_url")
+            where = f"the database {redacted(url)}" if url else "the database"
+            reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+            raise click.ClickException(f"cannot use {where}: {reason}") from None
 
 
 def _migrated_store(settings: Settings) -> Store:
@@ -47,6 +97,19 @@ def _migrated_store(settings: Settings) -> Store:
     return store
 
 
+@contextmanager
+def _options_checked(**options: str) -> Iterator[None]:
+    """A new organization, team, project or user that the store refuses (InvalidValue: a bad slug
+    or email) is a usage error on the option it came from; `options` maps the refused field
+    (organization, team, project, email) to that option's name."""
+    try:
+        yield
+    except InvalidValue as exc:
+        raise click.BadParameter(
+            exc.message, ctx=click.get_current_context(), param_hint=f"'{options[exc.field]}'"
+        ) from None
+
+
 def _print(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data))
@@ -56,19 +119,30 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
             click.echo(f"{key + ':':<{width}} {value}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_json_option = click.option(
+    "--json",
+    "as_json",
+    envvar="BUGHOUND_JSON",
+    show_envvar=True,
+    is_flag=True,
+    help="Print one JSON object instead of aligned lines.",
+)
+
+
+@click.group(cls=_BughoundGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
     envvar="BUGHOUND_DATA_DIR",
     show_envvar=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     help="Directory for the SQLite database and spool (default ./data).",
 )
 @click.option(
     "--database-url",
     envvar="BUGHOUND_DATABASE_URL",
     show_envvar=True,
-    help="sqlite:///path or postgresql://... (default: SQLite in the data directory).",
+    callback=_check_database_url,
+    help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: SQLite in the data directory).",
 )
 @click.option(
     "--url",
@@ -81,13 +155,19 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
     envvar="BUGHOUND_LOG_LEVEL",
     show_envvar=True,
     default="info",
+    show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
+    help="How much to log (debug also logs the tracebacks behind error messages).",
 )
 @click.pass_context
 def cli(
     ctx: click.Context, data_dir: Path | None, database_url: str | None, url: str | None, log_level: str
 ) -> None:
-    """Bughound: a light, self-hosted error tracker that speaks Sentry's protocols."""
+    """Bughound: a light, self-hosted error tracker that speaks Sentry's protocols.
+
+    Every option can also be set with the BUGHOUND_* environment variable shown beside it;
+    `bughound COMMAND --help` shows a command's options.
+    """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = {"data_dir": data_dir, "database_url": database_url, "url": url}
@@ -99,12 +179,27 @@ def migrate_cmd(ctx: click.Context) -> None:
     """Apply pending database migrations."""
     settings = _settings(ctx)
     migrate(_store(settings).engine)
-    click.echo(f"database is up to date ({settings.database_url.split('@')[-1]})")
+    click.echo(f"database is up to date ({redacted(settings.database_url)})")
 
 
-@cli.command()
-@click.option("--host", envvar="BUGHOUND_HOST", show_envvar=True, default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="BUGHOUND_PORT", show_envvar=True, default=8000, show_default=True, type=int)
+@cli.command(short_help="Serve ingestion and the web API, and digest.")
+@click.option(
+    "--host",
+    envvar="BUGHOUND_HOST",
+    show_envvar=True,
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every interface).",
+)
+@click.option(
+    "--port",
+    envvar="BUGHOUND_PORT",
+    show_envvar=True,
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--no-worker",
     envvar="BUGHOUND_NO_WORKER",
@@ -142,7 +237,7 @@ def serve(ctx: click.Context, host: str, port: int, no_worker: bool) -> None:
             supervisor.stop()
 
 
-@cli.command()
+@cli.command(short_help="Run only the digest worker.")
 @click.option("--parent-pid", type=int, hidden=True, help="Exit when this process is gone (used by serve).")
 @click.option("--lender-fd", type=int, hidden=True, help="A socket to serve's spare CPU (used by serve).")
 @click.pass_context
@@ -235,9 +330,15 @@ class WorkerSupervisor:
                 self.proc.kill()
 
 
-@cli.command()
+@cli.command(short_help="Create what is missing; print a DSN and a token.")
 @click.option(
-    "--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, default="default", show_default=True
+    "--org",
+    "org_slug",
+    envvar="BUGHOUND_ORG",
+    show_envvar=True,
+    default="default",
+    show_default=True,
+    help="Organization slug (created if missing).",
 )
 @click.option(
     "--project",
@@ -246,17 +347,26 @@ class WorkerSupervisor:
     show_envvar=True,
     default="default",
     show_default=True,
+    help="Project slug (created if missing, with a DSN key).",
 )
 @click.option(
-    "--email", envvar="BUGHOUND_EMAIL", show_envvar=True, default="admin@localhost", show_default=True
+    "--email",
+    envvar="BUGHOUND_EMAIL",
+    show_envvar=True,
+    default="admin@localhost",
+    show_default=True,
+    help="The owner's email (user created if missing, made an owner).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_json_option
 @click.pass_context
 def setup(ctx: click.Context, org_slug: str, project_slug: str, email: str, as_json: bool) -> None:
     """Create what is missing (organization, project and key, owner) and print a DSN and a new token."""
     settings = _settings(ctx)
     store = _migrated_store(settings)
-    with store.write() as conn:
+    with (
+        _options_checked(organization="--org", team="--org", project="--project", email="--email"),
+        store.write() as conn,
+    ):
         org_id = store.ensure_organization(conn, org_slug)
         user_id = store.ensure_user(conn, email)
         member_id = store.ensure_member(conn, org_id, user_id, "owner")
@@ -280,15 +390,21 @@ def user() -> None:
 
 
 @user.command("create")
-@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, required=True)
-@click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, required=True)
+@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, required=True, help="The user's email.")
+@click.option(
+    "--org",
+    "org_slug",
+    envvar="BUGHOUND_ORG",
+    show_envvar=True,
+    required=True,
+    help="Slug of an existing organization.",
+)
 @click.option(
     "--role",
     envvar="BUGHOUND_ROLE",
     show_envvar=True,
     type=click.Choice(ROLES),
-    default="member",
-    show_default=True,
+    help="Role in the organization (default: member for a new member; an existing one keeps theirs).",
 )
 @click.option(
     "--team",
@@ -297,20 +413,28 @@ def user() -> None:
     show_envvar=True,
     help="Also add the user to this team (created if missing).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@_json_option
 @click.pass_context
 def user_create(
-    ctx: click.Context, email: str, org_slug: str, role: str, team_slug: str | None, as_json: bool
+    ctx: click.Context, email: str, org_slug: str, role: str | None, team_slug: str | None, as_json: bool
 ) -> None:
-    """Create a user (if missing) and make them a member of an organization."""
+    """Create a user (if missing) and make them a member of an organization.
+
+    An existing member keeps their role unless --role is given; the organization's last owner
+    cannot be demoted.
+    """
     store = _migrated_store(_settings(ctx))
-    with store.write() as conn:
+    with _options_checked(email="--email", team="--team"), store.write() as conn:
         try:
             org_id = store.organization_id_by_slug(conn, org_slug)
         except NotFound as exc:
             raise click.ClickException(str(exc)) from None
         user_id = store.ensure_user(conn, email)
-        member_id = store.ensure_member(conn, org_id, user_id, role)
+        try:
+            member_id = store.ensure_member(conn, org_id, user_id, role)
+        except LastOwner as exc:
+            raise click.ClickException(str(exc)) from None
+        role = store.role_of_member(conn, member_id)
         if team_slug:
             store.ensure_team_member(conn, store.ensure_team(conn, org_id, team_slug), member_id)
     _print({"id": str(user_id), "email": email, "org": org_slug, "role": role, "team": team_slug}, as_json)
@@ -322,24 +446,34 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--email", envvar="BUGHOUND_EMAIL", show_envvar=True, required=True)
+@click.option(
+    "--email",
+    envvar="BUGHOUND_EMAIL",
+    show_envvar=True,
+    required=True,
+    help="Email of an existing user, the token's owner.",
+)
 @click.option(
     "--scopes",
     envvar="BUGHOUND_SCOPES",
     show_envvar=True,
     help="Comma-separated scopes (default: every scope).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@_json_option
 @click.pass_context
 def token_create(ctx: click.Context, email: str, scopes: str | None, as_json: bool) -> None:
     """Create a user auth token (sntryu_...)."""
-    store = _migrated_store(_settings(ctx))
     wanted = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else list(ALL_SCOPES)
+    unknown = sorted(set(wanted) - set(ALL_SCOPES))
+    if unknown or not wanted:
+        problem = f"unknown scopes: {', '.join(unknown)}" if unknown else "no scopes"
+        raise click.BadParameter(f"{problem}; known: {', '.join(ALL_SCOPES)}", param_hint="'--scopes'")
+    store = _migrated_store(_settings(ctx))
     with store.write() as conn:
         try:
             user_id = store.user_id_by_email(conn, email)
             value = store.create_token(conn, user_id, wanted)
-        except (NotFound, ValueError) as exc:
+        except NotFound as exc:
             raise click.ClickException(str(exc)) from None
     _print({"token": value}, as_json)
 
@@ -350,15 +484,24 @@ def project() -> None:
 
 
 @project.command("create")
-@click.option("--org", "org_slug", envvar="BUGHOUND_ORG", show_envvar=True, required=True)
-@click.option("--slug", envvar="BUGHOUND_PROJECT", show_envvar=True, required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--org",
+    "org_slug",
+    envvar="BUGHOUND_ORG",
+    show_envvar=True,
+    required=True,
+    help="Slug of an existing organization.",
+)
+@click.option(
+    "--slug", envvar="BUGHOUND_PROJECT", show_envvar=True, required=True, help="The project's slug."
+)
+@_json_option
 @click.pass_context
 def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) -> None:
     """Create a project (if missing) with a DSN key, and print its id and DSN."""
     settings = _settings(ctx)
     store = _migrated_store(settings)
-    with store.write() as conn:
+    with _options_checked(project="--slug", team="--org"), store.write() as conn:
         try:
             org_id = store.organization_id_by_slug(conn, org_slug)
         except NotFound as exc:
@@ -370,7 +513,7 @@ def project_create(ctx: click.Context, org_slug: str, slug: str, as_json: bool) 
     )
 
 
-@cli.command("grouping-info")
+@cli.command("grouping-info", short_help="Print how an event would be grouped.")
 @click.option(
     "--config",
     "config_id",

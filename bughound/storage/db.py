@@ -25,6 +25,29 @@ def sqlalchemy_url(database_url: str) -> str:
     return database_url
 
 
+def check_database_url(database_url: str) -> None:
+    """Raise ValueError unless this is a URL Bughound can use: SQLite or PostgreSQL with psycopg 3.
+
+    The message never repeats the URL (it may hold a password)."""
+    try:
+        url = sa.make_url(sqlalchemy_url(database_url))
+    except sa.exc.ArgumentError:
+        raise ValueError("not a database URL; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB") from None
+    backend, _, driver = url.drivername.partition("+")
+    if (backend, driver or "pysqlite") not in (("sqlite", "pysqlite"), ("postgresql", "psycopg")):
+        raise ValueError(
+            f"unsupported database {url.drivername!r}; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+        )
+
+
+def redacted(database_url: str) -> str:
+    """The URL with its password (if any) replaced by ***, for messages and logs."""
+    try:
+        return sa.make_url(database_url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(unparsable URL)"
+
+
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" hook below opens transactions
     cursor = dbapi_conn.cursor()

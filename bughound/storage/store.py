@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from bughound.grouping.settings import DEFAULT_CONFIG_ID, ProjectGrouping
 from bughound.storage import schema as t
 from bughound.storage.db import WRITE_OPTION, WalCheckpointer
+from bughound.storage.validation import check_email, check_slug
 
 ROLES = ("member", "admin", "manager", "owner")
 
@@ -96,6 +97,10 @@ class NotFound(LookupError):
     pass
 
 
+class LastOwner(ValueError):
+    """Refused: this would leave an organization without an owner."""
+
+
 class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -130,6 +135,7 @@ class Store:
         row = conn.execute(sa.select(t.users.c.id).where(t.users.c.email == email)).first()
         if row:
             return int(row.id)
+        check_email(email)
         return int(
             conn.execute(
                 t.users.insert().values(email=email, name=email, date_joined=time.time())
@@ -140,36 +146,57 @@ class Store:
         row = conn.execute(sa.select(t.organizations.c.id).where(t.organizations.c.slug == slug)).first()
         if row:
             return int(row.id)
+        check_slug("organization", slug)
         return int(
             conn.execute(
                 t.organizations.insert().values(slug=slug, name=slug, date_added=time.time())
             ).inserted_primary_key[0]  # type: ignore[index]
         )
 
-    def ensure_member(self, conn: sa.Connection, org_id: int, user_id: int, role: str) -> int:
-        if role not in ROLES:
+    def ensure_member(self, conn: sa.Connection, org_id: int, user_id: int, role: str | None = None) -> int:
+        """Make the user a member of the organization with `role`, or, if None, with the role they
+        have (a new member: "member"). Raises LastOwner rather than demote the only owner."""
+        if role is not None and role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         m = t.members.c
         row = conn.execute(
             sa.select(m.id, m.role).where(m.organization_id == org_id, m.user_id == user_id)
         ).first()
         if row:
-            if row.role != role:
+            if role is not None and row.role != role:
+                if row.role == "owner" and self._owner_count(conn, org_id) <= 1:
+                    raise LastOwner(
+                        f"cannot demote the organization's last owner to {role}: make another owner first"
+                    )
                 conn.execute(t.members.update().where(m.id == row.id).values(role=role))
             return int(row.id)
         return int(
             conn.execute(
                 t.members.insert().values(
-                    organization_id=org_id, user_id=user_id, role=role, date_added=time.time()
+                    organization_id=org_id, user_id=user_id, role=role or "member", date_added=time.time()
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         )
+
+    def _owner_count(self, conn: sa.Connection, org_id: int) -> int:
+        m = t.members.c
+        # FOR UPDATE (PostgreSQL): two demotions at once cannot both see the other owner.
+        # SQLite's writes are serialized by BEGIN IMMEDIATE already.
+        owners = conn.execute(
+            sa.select(m.id).where(m.organization_id == org_id, m.role == "owner").with_for_update()
+        ).all()
+        return len(owners)
+
+    def role_of_member(self, conn: sa.Connection, member_id: int) -> str:
+        m = t.members.c
+        return str(conn.execute(sa.select(m.role).where(m.id == member_id)).scalar_one())
 
     def ensure_team(self, conn: sa.Connection, org_id: int, slug: str) -> int:
         c = t.teams.c
         row = conn.execute(sa.select(c.id).where(c.organization_id == org_id, c.slug == slug)).first()
         if row:
             return int(row.id)
+        check_slug("team", slug)
         return int(
             conn.execute(
                 t.teams.insert().values(organization_id=org_id, slug=slug, name=slug, date_added=time.time())
@@ -187,6 +214,7 @@ class Store:
         if row:
             project_id = int(row.id)
         else:
+            check_slug("project", slug)
             project_id = int(
                 conn.execute(
                     t.projects.insert().values(

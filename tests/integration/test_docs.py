@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import click
+
 from bughound.cli import cli
 from bughound.config import Settings
 
@@ -25,3 +27,14 @@ def test_every_command_is_in_the_readme() -> None:
             [f"bughound {name} {sub}" for sub in subcommands] if subcommands else [f"bughound {name}"]
         ):
             assert full in readme, full
+
+
+def test_every_cli_variable_is_documented() -> None:
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    commands: list[click.Command] = [cli]
+    while commands:
+        command = commands.pop()
+        commands += getattr(command, "commands", {}).values()
+        for param in command.params:
+            for envvar in [param.envvar] if isinstance(param.envvar, str) else param.envvar or []:
+                assert f"`{envvar}`" in text, f"{command.name} {param.opts[0]}: {envvar}"
