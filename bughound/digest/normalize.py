@@ -182,7 +182,13 @@ def _exception_values(event: dict[str, Any]) -> list[Any]:
 def _timestamps(event: dict[str, Any], ctx: Context) -> None:
     """Relay's clock drift correction, then the future/past bounds (both shift every timestamp)."""
     received = ctx.received
-    timestamp = parse_timestamp(event.get("timestamp"))
+    raw = event.get("timestamp")
+    timestamp = parse_timestamp(raw)
+    if isinstance(raw, str) and timestamp is not None and _NUMBER_TEXT.match(raw):
+        timestamp = None  # Relay reads an event's timestamp from a number or a date, not a numeral
+    if raw is not None and timestamp is None:
+        _error(event, "invalid_data", name="timestamp", value=raw, reason=_bad_timestamp_reason(raw))
+        event.pop("timestamp")
     shift = 0.0
     if ctx.sent_at is not None and abs(int(received - ctx.sent_at)) >= MINIMUM_CLOCK_DRIFT:
         shift = received - ctx.sent_at
@@ -197,6 +203,19 @@ def _timestamps(event: dict[str, Any], ctx: Context) -> None:
     if event.get("timestamp") is None:
         event["timestamp"] = received
     event["received"] = received
+
+
+_NUMBER_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+_DATE_TEXT = re.compile(r"^\s*\d{4}-\d\d-\d\d")
+
+
+def _bad_timestamp_reason(raw: Any) -> str:
+    """Relay's reason for a timestamp it cannot read."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        return "expected a timestamp"
+    if not isinstance(raw, str):
+        return "timestamp out of range"
+    return "input is out of range" if _DATE_TEXT.match(raw) else "input contains invalid characters"
 
 
 def _shift_timestamps(event: dict[str, Any], shift: float) -> None:
@@ -225,12 +244,25 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+_LEVEL_NUMBERS = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "fatal"}
+# The names Relay's Level accepts, exactly as written ("warn" and "Error" are not levels).
+_EVENT_LEVELS = {name: level for name, level in LEVELS.items() if name != "warn"}
+
+
 def _level_platform(event: dict[str, Any]) -> None:
     default = "info" if event["type"] == "transaction" else "error"
-    level = event.get("level")
-    if isinstance(level, int) and not isinstance(level, bool):
-        level = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "fatal"}.get(level)
-    level = LEVELS.get(level.strip().lower()) if isinstance(level, str) else None
+    raw = event.get("level")
+    level = None
+    if isinstance(raw, str):
+        level = _EVENT_LEVELS.get(raw)
+        if level is None:
+            _error(event, "invalid_data", name="level", value=raw, reason="invalid level")
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        level = _LEVEL_NUMBERS.get(raw)
+        if level is None:
+            _error(event, "invalid_data", name="level", value=raw)
+    elif raw is not None:
+        _error(event, "invalid_data", name="level", value=raw, reason="expected a level")
     event["level"] = level or default
     platform = event.get("platform")
     event["platform"] = platform if isinstance(platform, str) and platform in VALID_PLATFORMS else "other"
@@ -443,23 +475,46 @@ def _tag_text(value: Any) -> str | None:
     return text.strip() if text is not None else None
 
 
+_TAG_KEY_CHARS = re.compile(r"[^a-zA-Z0-9_.:-]")
+
+
+def _tag_ok(event: dict[str, Any], name: str, text: str, invalid: re.Pattern[str] | None) -> bool:
+    """Whether a tag key or value is valid; if not, Relay's error for it."""
+    if not text:
+        _error(event, "invalid_data", name=name, reason="expected a non-empty value")
+        return False
+    bad = invalid.search(text) if invalid is not None else re.search("\n", text)
+    if bad is not None:
+        _error(event, "invalid_data", name=name, value=text, reason=f"invalid character {bad.group()!r}")
+        return False
+    return True
+
+
 def _tags(event: dict[str, Any]) -> None:
     """Tags become `[[key, value], ...]`; invalid pairs are dropped (Sentry ignores them)."""
     raw = event.get("tags")
-    pairs: list[tuple[Any, Any]] = []
+    pairs: list[tuple[int, Any, Any]] = []  # (index in Relay's array, key, value)
     if isinstance(raw, dict):
-        pairs = sorted(raw.items(), key=lambda kv: str(kv[0]))
+        pairs = [(i, k, v) for i, (k, v) in enumerate(sorted(raw.items(), key=lambda kv: str(kv[0])))]
     elif isinstance(raw, list):
-        pairs = [tuple(p) for p in raw if isinstance(p, list | tuple) and len(p) == 2]
+        for i, pair in enumerate(raw):
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                pairs.append((i, *pair))
+            elif pair is not None:
+                _error(event, "invalid_data", name=f"tags.{i}", value=pair, reason="expected a tuple")
+    elif raw is not None:
+        _error(event, "invalid_data", name="tags", value=raw, reason="expected an array")
     moved = {key: event.pop(key) for key in ("server_name", "site") if event.get(key) is not None}
     event.pop("site", None)
     event.pop("server_name", None)
     seen: set[str] = set()
     tags: list[list[str]] = []
-    for key, value in pairs:
+    for i, key, value in pairs:
         if not isinstance(key, str):
             continue
         key = key.strip().replace(" ", "-")
+        if not _tag_ok(event, f"tags.{i}.0", key, _TAG_KEY_CHARS):
+            continue
         if key == "environment":
             if value is not None and not event.get("environment"):
                 event["environment"] = value
@@ -467,8 +522,13 @@ def _tags(event: dict[str, Any]) -> None:
         if key in _DROPPED_TAGS or key in moved or key in seen:
             continue
         seen.add(key)
+        if isinstance(value, dict | list):
+            _error(
+                event, "invalid_data", name=f"tags.{i}.1", value=value, reason="expected a primitive value"
+            )
+            continue
         text = _tag_text(value)
-        if not text or "\n" in text or not _TAG_KEY.match(key):
+        if text is None or not _tag_ok(event, f"tags.{i}.1", text, None) or not _TAG_KEY.match(key):
             continue
         tags.append([key, text])
     for key, value in moved.items():

@@ -32,9 +32,11 @@ from typing import Any, NamedTuple
 import orjson
 
 FILTERED = "[Filtered]"
+# Relay's `\s` (Rust, Unicode White_Space): Python's `\s` also takes \x1c-\x1f, which Rust's does not.
+_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 PASSWORD = re.compile(
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
-    r"|token[^\s]*[:=]|^otp$|^two[-_]factor$)"
+    rf"|token[^{_WS}]*[:=]|^otp$|^two[-_]factor$)"
 )
 # Keys: the password pattern, and any key containing "token" (Relay's TOKEN_KEY_REGEX).
 _SENSITIVE_KEY = re.compile(
@@ -53,8 +55,8 @@ class _Rule(NamedTuple):
     text: str
 
 
-_BEARER = re.compile(r"(?i)\b(Bearer\s+)([^\s]+)")
-_CREDITCARD = re.compile(r"\b((?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12})\b")
+_BEARER = re.compile(rf"(?i)\b(Bearer[{_WS}]+)([^{_WS}]+)")
+_CREDITCARD = re.compile(rf"\b((?:3[47]\d|4\d{{3}}|5[1-5]\d\d|65\d\d|6011)(?:[-{_WS}]?\d){{12}})\b")
 _IBAN = re.compile(
     r"\b(?:AT|AD|AE|AL|AZ|BA|BE|BG|BH|BR|BY|CH|CR|CY|CZ|DE|DK|DO|EE|EG|ES|FI|FO|FR|GB|GE|GI|GL|GR|GT"
     r"|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|LY|MC|MD|ME|MK|MR|MT|MU|NL|NO|PK|PL|PS|PT|QA"
@@ -197,7 +199,7 @@ def _digit_triggers(lowered: bytes) -> list[int]:
 def _may_need_scrub(value: str) -> bool:
     if not value.isascii():
         return _SLOW_TRIGGER.search(value.lower()) is not None or _IBAN.search(value) is not None
-    return value.lower() in _WHOLE_VALUES or bool(_triggers(value.encode()))
+    return value.replace("\0", "").lower() in _WHOLE_VALUES or bool(_triggers(value.encode()))
 
 
 def _ascii_json(value: Any) -> bytes | None:

@@ -34,9 +34,12 @@ ATOMS = (
     "-----BEGIN PUBLIC KEY-----\nBBB\n-----END PUBLIC KEY-----", "é", "hello", "12345678901", "@", "-",
 )  # fmt: skip
 _glue = st.sampled_from(["", " ", ",", "/", "é", "\n", ":", "="])
-texts = st.lists(st.tuples(st.sampled_from(ATOMS) | st.text(max_size=6), _glue), min_size=1, max_size=5).map(
-    lambda parts: "".join(atom + glue for atom, glue in parts)
-)
+# Python's \w takes other numbers (²) and not marks or connectors other than _, Rust's the other
+# way round, so `\b` differs next to them: such characters are left out.
+_chars = st.characters(categories=["L", "Nd", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Zs", "Cc"])
+texts = st.lists(
+    st.tuples(st.sampled_from(ATOMS) | st.text(_chars, max_size=6), _glue), min_size=1, max_size=5
+).map(lambda parts: "".join(atom + glue for atom, glue in parts))
 keys = st.sampled_from(["k", "password", "Token", "otp", "data", "x_auth"])
 
 
