@@ -150,7 +150,7 @@ def base(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
         "title": group.title,
         "culprit": group.culprit,
         "permalink": f"{base_url}/organizations/{group.organization_slug}/issues/{group.id}/",
-        "logger": None,
+        "logger": group.logger or None,
         "level": group.level,
         "status": status,
         "statusDetails": details,

@@ -478,3 +478,17 @@ def test_bulk_update_with_unknown_ids_changes_nothing(h: Harness, project: Proje
     )
     assert r.status_code == 204
     assert issue(h, project, only_issue(store))["status"] == "unresolved"
+
+
+def test_message_issue_has_an_empty_culprit_and_the_events_logger(
+    h: Harness, project: Project, store: Store
+) -> None:
+    """Sentry's culprit is "" when nothing names one (a message event), never null; the issue's
+    `logger` is its first event's."""
+    send(h, project, exception=None, message="disk full", logger="app.storage")
+    data = issue(h, project, only_issue(store))
+    assert (data["title"], data["culprit"], data["logger"]) == ("disk full", "", "app.storage")
+    send(h, project)  # another issue, without a logger
+    with store.read() as conn:
+        other = max(conn.execute(sa.select(t.groups.c.id)).scalars())
+    assert issue(h, project, other)["logger"] is None
