@@ -56,6 +56,7 @@ class Update:
 
     status: str | None = None  # resolved, unresolved, ignored, resolvedInNextRelease
     substatus: SubStatus | None = None
+    substatus_name: str | None = None  # as requested: Sentry's delta repeats it
     in_release: str | None = None
     in_next_release: bool = False
     in_commit: dict[str, str] | None = None
@@ -103,6 +104,7 @@ def parse_update(body: Any) -> Update:
             errors["substatus"] = [f'"{substatus}" is not a valid choice.']
         else:
             update.substatus = SUBSTATUS_BY_NAME[substatus]
+            update.substatus_name = substatus
     details = body.get("statusDetails")
     if details is None:
         details = body  # Sentry reads the ignore fields at the top level too
@@ -265,11 +267,17 @@ class IssueApi:
                 group = q.find_group(conn, str(listed.id))
                 if group is None:
                     continue
-                delta.update(self._apply_one(conn, group, update, auth, assignee))
+                delta.update(self._apply_one(conn, group, update, auth, assignee, len(groups) == 1))
         return delta
 
     def _apply_one(
-        self, conn: sa.Connection, group: Any, update: Update, auth: TokenAuth, assignee: tuple[Any, Any]
+        self,
+        conn: sa.Connection,
+        group: Any,
+        update: Update,
+        auth: TokenAuth,
+        assignee: tuple[Any, Any],
+        single: bool,
     ) -> dict[str, Any]:
         delta: dict[str, Any] = {}
         actor = auth.user_id
@@ -286,8 +294,10 @@ class IssueApi:
             # `inbox` as a boolean and `substatus` as a string: leaving both out satisfies both.
             delta.update(status="resolved", statusDetails=details)
         elif update.status == "unresolved":
-            issues.set_unresolved(conn, group, actor)
-            delta.update(status="unresolved", statusDetails={}, substatus="ongoing")
+            issues.set_unresolved(conn, group, actor, substatus=update.substatus, single=single)
+            delta.update(status="unresolved", statusDetails={})
+            if update.substatus_name is not None:
+                delta["substatus"] = update.substatus_name
         elif update.status == "ignored":
             assert update.ignore is not None
             details = issues.set_ignored(conn, group, actor, update.ignore)

@@ -24,6 +24,7 @@ from bughound.storage.lifecycle import (
     resolution_holds,
     semver_key,
     snooze_verdict,
+    unresolved_substatus,
 )
 
 DAY = 86400.0
@@ -340,18 +341,31 @@ def set_resolved(
 
 
 def set_unresolved(
-    conn: sa.Connection, group: sa.Row[Any], actor_id: int | None, now: float | None = None
+    conn: sa.Connection,
+    group: sa.Row[Any],
+    actor_id: int | None,
+    now: float | None = None,
+    *,
+    substatus: SubStatus | None = None,
+    single: bool = True,
 ) -> None:
+    """Unresolve (or un-ignore). An issue already unresolved keeps its substatus, as in Sentry;
+    else `substatus` (if an unresolved one) or the one Sentry infers; `single`: the only issue
+    of the update (several at once all become `ongoing`)."""
     now = time.time() if now is None else now
     _clear_conditions(conn, group.id)
     g = t.groups.c
-    substatus = group.substatus if group.status == Status.UNRESOLVED else int(SubStatus.ONGOING)
+    if group.status == Status.UNRESOLVED:
+        new_substatus = group.substatus
+    else:
+        previous = Status(group.status)
+        new_substatus = int(unresolved_substatus(substatus, previous, group.first_seen, now, single=single))
     conn.execute(
         t.groups.update()
         .where(g.id == group.id)
         .values(
             status=int(Status.UNRESOLVED),
-            substatus=substatus,
+            substatus=new_substatus,
             status_details=None,
             resolved_at=None,
             active_at=now if group.status != Status.UNRESOLVED else group.active_at,

@@ -59,6 +59,7 @@ SUBSTATUS_NAMES = {
 }
 SUBSTATUS_BY_NAME = {name: value for value, name in SUBSTATUS_NAMES.items()}
 IGNORED_SUBSTATUSES = {SubStatus.UNTIL_ESCALATING, SubStatus.UNTIL_CONDITION_MET, SubStatus.FOREVER}
+UNRESOLVED_SUBSTATUSES = {SubStatus.ONGOING, SubStatus.ESCALATING, SubStatus.REGRESSED, SubStatus.NEW}
 
 
 class Activity(enum.IntEnum):
@@ -107,6 +108,24 @@ def initial_priority(level: str | None) -> Priority:
     if level == "warning":
         return Priority.MEDIUM
     return Priority.LOW
+
+
+def unresolved_substatus(
+    requested: SubStatus | None, previous: Status, first_seen: float, now: float, *, single: bool
+) -> SubStatus:
+    """The substatus of an issue a user sets unresolved (Sentry's `infer_substatus`).
+
+    A requested unresolved substatus is kept (an archived one is dropped, not refused); else one
+    issue that was ignored is `new` again while first seen within 7 days, one that was resolved is
+    `regressed`, and anything else, such as several issues at once, is `ongoing`."""
+    if requested in UNRESOLVED_SUBSTATUSES:
+        return requested
+    if single and previous == Status.IGNORED:
+        recent = first_seen > now - AUTO_ONGOING_AFTER_DAYS * 86400
+        return SubStatus.NEW if recent else SubStatus.ONGOING
+    if single and previous == Status.RESOLVED:
+        return SubStatus.REGRESSED
+    return SubStatus.ONGOING
 
 
 # --- short ids ---------------------------------------------------------------------------------

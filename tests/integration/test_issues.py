@@ -224,7 +224,7 @@ def test_unresolve_assign_note_and_priority(h: Harness, project: Project, store:
     r = put(h, project, group_id, {"status": "unresolved", "assignedTo": f"user:{project.user_id}"})
     assert r.status_code == 200, r.text
     data = r.json()
-    assert (data["status"], data["substatus"]) == ("unresolved", "ongoing")
+    assert (data["status"], data["substatus"]) == ("unresolved", "regressed")  # was resolved
     assert data["assignedTo"] == {
         "type": "user",
         "id": str(project.user_id),
@@ -492,3 +492,48 @@ def test_message_issue_has_an_empty_culprit_and_the_events_logger(
     with store.read() as conn:
         other = max(conn.execute(sa.select(t.groups.c.id)).scalars())
     assert issue(h, project, other)["logger"] is None
+
+
+def test_manual_unresolve_infers_the_substatus_as_sentry(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    # An ignored issue first seen within 7 days is new again; later, ongoing.
+    put(h, project, group_id, {"status": "ignored"})
+    r = put(h, project, group_id, {"status": "unresolved"})
+    assert (r.json()["status"], r.json()["substatus"]) == ("unresolved", "new")
+    put(h, project, group_id, {"status": "ignored"})
+    with store.write() as conn:
+        conn.execute(t.groups.update().values(first_seen=time.time() - 8 * 86400))
+    assert put(h, project, group_id, {"status": "unresolved"}).json()["substatus"] == "ongoing"
+    # A resolved issue is regressed; an unresolved substatus asked for is kept.
+    put(h, project, group_id, {"status": "resolved"})
+    assert put(h, project, group_id, {"status": "unresolved"}).json()["substatus"] == "regressed"
+    put(h, project, group_id, {"status": "resolved"})
+    r = put(h, project, group_id, {"status": "unresolved", "substatus": "escalating"})
+    assert r.json()["substatus"] == "escalating"
+    # An archived substatus with `unresolved` is not refused, just not used.
+    put(h, project, group_id, {"status": "resolved"})
+    r = put(h, project, group_id, {"status": "unresolved", "substatus": "archived_forever"})
+    assert (r.status_code, r.json()["substatus"]) == (200, "regressed")
+    assert put(h, project, group_id, {"status": "unresolved", "substatus": "later"}).json() == {
+        "substatus": ['"later" is not a valid choice.']
+    }
+    data = issue(h, project, group_id)
+    assert data["activity"][0]["type"] == "set_unresolved" and data["activity"][0]["data"] == {}
+
+
+def test_bulk_unresolve_of_several_issues_is_ongoing(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    send(h, project, exception={"values": [{"type": "KeyError", "value": "x"}]})
+    with store.read() as conn:
+        ids = sorted(conn.execute(sa.select(t.groups.c.id)).scalars())
+    auth = {"Authorization": f"Bearer {project.token}"}
+    url = f"/api/0/organizations/acme/issues/?id={ids[0]}&id={ids[1]}"
+    assert h.client.put(url, json={"status": "resolved"}, headers=auth).status_code == 200
+    r = h.client.put(url, json={"status": "unresolved"}, headers=auth)
+    assert r.json() == {"status": "unresolved", "statusDetails": {}}
+    assert [issue(h, project, i)["substatus"] for i in ids] == ["ongoing", "ongoing"]
+    h.client.put(url, json={"status": "resolved"}, headers=auth)
+    r = h.client.put(url, json={"status": "unresolved", "substatus": "new"}, headers=auth)
+    assert r.json() == {"status": "unresolved", "statusDetails": {}, "substatus": "new"}
+    assert [issue(h, project, i)["substatus"] for i in ids] == ["new", "new"]

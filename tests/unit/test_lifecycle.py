@@ -13,6 +13,7 @@ from bughound.storage.lifecycle import (
     Resolution,
     Snooze,
     SnoozeFigures,
+    Status,
     SubStatus,
     base32_decode,
     base32_encode,
@@ -24,6 +25,7 @@ from bughound.storage.lifecycle import (
     resolution_holds,
     semver_key,
     snooze_verdict,
+    unresolved_substatus,
 )
 from tests.unit.strategies import PROPERTY_SETTINGS
 
@@ -163,3 +165,33 @@ def test_expired_snooze_data() -> None:
         "user_count": None,
         "user_window": None,
     }
+
+
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(
+    ("requested", "previous", "age_days", "single", "expected"),
+    [
+        # Sentry's infer_substatus: one issue, nothing requested.
+        (None, Status.RESOLVED, 30, True, SubStatus.REGRESSED),
+        (None, Status.IGNORED, 2, True, SubStatus.NEW),
+        (None, Status.IGNORED, 8, True, SubStatus.ONGOING),
+        (None, Status.UNRESOLVED, 2, True, SubStatus.ONGOING),
+        # Several issues at once are all ongoing.
+        (None, Status.RESOLVED, 2, False, SubStatus.ONGOING),
+        (None, Status.IGNORED, 2, False, SubStatus.ONGOING),
+        # A requested unresolved substatus is kept, an archived one is ignored.
+        (SubStatus.ESCALATING, Status.RESOLVED, 2, True, SubStatus.ESCALATING),
+        (SubStatus.NEW, Status.IGNORED, 30, False, SubStatus.NEW),
+        (SubStatus.ONGOING, Status.RESOLVED, 2, True, SubStatus.ONGOING),
+        (SubStatus.FOREVER, Status.RESOLVED, 2, True, SubStatus.REGRESSED),
+        (SubStatus.UNTIL_ESCALATING, Status.IGNORED, 2, True, SubStatus.NEW),
+    ],
+)
+def test_unresolved_substatus_as_sentry_infers_it(
+    requested: SubStatus | None, previous: Status, age_days: float, single: bool, expected: SubStatus
+) -> None:
+    now = 1_800_000_000.0
+    got = unresolved_substatus(requested, previous, now - age_days * DAY, now, single=single)
+    assert got == expected
