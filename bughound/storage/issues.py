@@ -540,6 +540,38 @@ def auto_ongoing(conn: sa.Connection, now: float | None = None) -> int:
     return len(rows)
 
 
+def clear_expired_snoozes(conn: sa.Connection, now: float | None = None) -> int:
+    """Ignored issues whose `ignoreUntil` has passed become unresolved/ongoing, with a
+    `set_unresolved` activity without data or user (Sentry's clear_expired_snoozes task), and every
+    expired snooze is deleted; returns how many issues changed. Until this runs, the API already
+    shows such issues as unresolved and `is:unresolved` selects them."""
+    now = time.time() if now is None else now
+    s, g = t.group_snoozes.c, t.groups.c
+    expired = conn.execute(
+        sa.select(s.id, s.group_id, g.project_id, g.status)
+        .join(t.groups, g.id == s.group_id)
+        .where(s.until.is_not(None), s.until <= now)
+    ).all()
+    if not expired:
+        return 0
+    conn.execute(t.group_snoozes.delete().where(s.id.in_([row.id for row in expired])))
+    ignored = [row for row in expired if row.status == Status.IGNORED]
+    for row in ignored:
+        conn.execute(
+            t.groups.update()
+            .where(g.id == row.group_id)
+            .values(status=int(Status.UNRESOLVED), substatus=int(SubStatus.ONGOING), status_details=None)
+        )
+        record_activity(conn, row.project_id, row.group_id, Activity.SET_UNRESOLVED, {}, at=now)
+    return len(ignored)
+
+
+def expired_snooze(now: float) -> sa.ColumnElement[bool]:
+    """The issue's snooze ran out of time (the issue is unresolved, whatever its row says)."""
+    s = t.group_snoozes.c
+    return sa.select(s.id).where(s.group_id == t.groups.c.id, s.until.is_not(None), s.until <= now).exists()
+
+
 def auto_resolve(conn: sa.Connection, now: float | None = None) -> int:
     """Resolve unresolved issues not seen for the project's `resolveAge` hours (Sentry's
     auto-resolve, activity SET_RESOLVED_BY_AGE); returns how many were resolved."""

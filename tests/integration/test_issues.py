@@ -537,3 +537,53 @@ def test_bulk_unresolve_of_several_issues_is_ongoing(h: Harness, project: Projec
     r = h.client.put(url, json={"status": "unresolved", "substatus": "new"}, headers=auth)
     assert r.json() == {"status": "unresolved", "statusDetails": {}, "substatus": "new"}
     assert [issue(h, project, i)["substatus"] for i in ids] == ["new", "new"]
+
+
+def test_expired_ignores_are_cleared_by_the_worker(h: Harness, project: Project, store: Store) -> None:
+    """Sentry's clear_expired_snoozes: an ignore whose time ran out is unresolved/ongoing with a
+    `set_unresolved` activity (no data, no user); until then queries already treat it so."""
+    send(h, project)
+    send(h, project, exception={"values": [{"type": "KeyError", "value": "x"}]})
+    with store.read() as conn:
+        expiring, lasting = sorted(conn.execute(sa.select(t.groups.c.id)).scalars())
+    put(h, project, expiring, {"status": "ignored", "statusDetails": {"ignoreDuration": 30}})
+    put(h, project, lasting, {"status": "ignored", "statusDetails": {"ignoreDuration": 90}})
+    with store.write() as conn:  # 45 minutes later
+        conn.execute(
+            t.group_snoozes.update()
+            .where(t.group_snoozes.c.group_id == expiring)
+            .values(until=time.time() - 1)
+        )
+    auth = {"Authorization": f"Bearer {project.token}"}
+    # Bulk updates select by the status the API shows: the expired ignore is unresolved.
+    r = h.client.put(
+        "/api/0/projects/acme/web/issues/?query=is:ignored", json={"priority": "low"}, headers=auth
+    )
+    assert r.status_code == 200
+    assert (issue(h, project, expiring)["priority"], issue(h, project, lasting)["priority"]) == (
+        "high",
+        "low",
+    )
+    r = h.client.put(
+        "/api/0/projects/acme/web/issues/?query=is:unresolved", json={"priority": "medium"}, headers=auth
+    )
+    assert r.status_code == 200 and issue(h, project, expiring)["priority"] == "medium"
+    assert issue(h, project, lasting)["priority"] == "low"
+
+    h.worker.maybe_upkeep(time.time())
+    with store.read() as conn:
+        rows = dict(conn.execute(sa.select(t.groups.c.id, t.groups.c.status)).all())
+        snoozed = conn.execute(sa.select(t.group_snoozes.c.group_id)).scalars().all()
+    assert rows == {expiring: 0, lasting: 2} and snoozed == [lasting]
+    data = issue(h, project, expiring)
+    assert (data["status"], data["substatus"], data["statusDetails"]) == ("unresolved", "ongoing", {})
+    assert data["activity"][0] | {"id": "", "dateCreated": ""} == {
+        "id": "",
+        "dateCreated": "",
+        "user": None,
+        "sentry_app": None,
+        "type": "set_unresolved",
+        "data": {},
+    }
+    with store.write() as conn:
+        assert issues.clear_expired_snoozes(conn) == 0  # nothing left to clear
