@@ -11,6 +11,7 @@ from bughound.api.serializers import iso
 from bughound.storage import issue_queries as q
 from bughound.storage import issues
 from bughound.storage.lifecycle import (
+    IN_RELEASE,
     PRIORITY_NAMES,
     STATUS_NAMES,
     SUBSTATUS_NAMES,
@@ -118,10 +119,14 @@ def status_of(
             return "unresolved", {}, SUBSTATUS_NAMES[SubStatus.ONGOING]
         return "ignored", details, substatus
     if status == Status.RESOLVED:
-        details = dict(group.status_details or {})
         resolution = issues.resolution_of(conn, group.id)
-        if resolution is not None and resolution.actor_id:
-            details["actor"] = user(q.user_by_id(conn, resolution.actor_id))
+        if resolution is None:  # plain, in commit, or by age
+            return "resolved", dict(group.status_details or {}), None
+        # Sentry reads a release resolution's kind from the resolution, and always names its actor.
+        details = (
+            {"inRelease": resolution.release} if resolution.type == IN_RELEASE else {"inNextRelease": True}
+        )
+        details["actor"] = user(q.user_by_id(conn, resolution.actor_id)) if resolution.actor_id else None
         return "resolved", details, None
     return STATUS_NAMES[status], {}, substatus
 

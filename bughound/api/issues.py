@@ -57,8 +57,9 @@ class Update:
     status: str | None = None  # resolved, unresolved, ignored, resolvedInNextRelease
     substatus: SubStatus | None = None
     substatus_name: str | None = None  # as requested: Sentry's delta repeats it
-    in_release: str | None = None
+    in_release: str | None = None  # a version, or "latest"
     in_next_release: bool = False
+    next_release_required: bool = False  # statusDetails.inNextRelease: 400 without any release
     in_commit: dict[str, str] | None = None
     ignore: issues.IgnoreRequest | None = None
     assigned_to: str | None = None
@@ -146,7 +147,15 @@ def parse_update(body: Any) -> Update:
         update.priority = priority
     if errors:
         raise ApiError(400, errors)
-    if update.status == "resolvedInNextRelease" or details.get("inNextRelease") is True:
+    # Sentry validates `inNextRelease` (a boolean, even false) against the project's releases; a
+    # resolve with it, or the `resolvedInNextRelease` status, resolves in the next release.
+    next_release = details.get("inNextRelease")
+    update.next_release_required = isinstance(next_release, bool)
+    if (
+        update.status == "resolvedInNextRelease"
+        or next_release is True
+        or (update.status == "resolved" and isinstance(next_release, bool))
+    ):
         if update.status in (None, "resolved", "resolvedInNextRelease"):
             update.status, update.in_next_release = "resolved", True
     elif isinstance(in_release, str) and update.status in (None, "resolved"):
@@ -254,20 +263,33 @@ class IssueApi:
             assignee: tuple[Any, Any] = (None, None)
             if update.assign and update.assigned_to is not None:
                 assignee = self._assignee(conn, groups, update.assigned_to)
+            project_ids = sorted({g.project_id for g in groups})
+            # Sentry's StatusDetailsValidator, for each project of the update.
+            for project_id in project_ids:
+                _check_releases(conn, project_id, update)
+            next_release_base = None
             if update.in_release is not None or update.in_next_release:
-                if len({g.project_id for g in groups}) > 1:
+                if len(project_ids) > 1:
                     raise bad_request("Cannot set resolved for multiple projects.")
-                if update.in_release is not None and not _release_exists(
-                    conn, groups[0].project_id, update.in_release
-                ):
-                    raise ApiError(
-                        400, {"statusDetails": {"inRelease": ["Unable to find the given release."]}}
+                if update.in_release == "latest":
+                    update = dataclasses.replace(
+                        update, in_release=issues.most_recent_release(conn, project_ids[0])
+                    )
+                if update.in_next_release:
+                    # Sentry: the most recent release for `statusDetails.inNextRelease`, else
+                    # (`resolvedInNextRelease`) the greatest semver one if the project follows semver.
+                    next_release_base = (
+                        issues.most_recent_release(conn, project_ids[0])
+                        if update.next_release_required
+                        else issues.release_to_resolve_by(conn, project_ids[0])
                     )
             for listed in groups:
                 group = q.find_group(conn, str(listed.id))
                 if group is None:
                     continue
-                delta.update(self._apply_one(conn, group, update, auth, assignee, len(groups) == 1))
+                delta.update(
+                    self._apply_one(conn, group, update, auth, assignee, len(groups) == 1, next_release_base)
+                )
         return delta
 
     def _apply_one(
@@ -278,6 +300,7 @@ class IssueApi:
         auth: TokenAuth,
         assignee: tuple[Any, Any],
         single: bool,
+        next_release_base: str | None,
     ) -> dict[str, Any]:
         delta: dict[str, Any] = {}
         actor = auth.user_id
@@ -288,8 +311,11 @@ class IssueApi:
                 actor,
                 in_release=update.in_release,
                 in_next_release=update.in_next_release,
+                next_release_base=next_release_base,
                 in_commit=update.in_commit,
             )
+            if details and (actor_row := q.user_by_id(conn, actor)) is not None:
+                details["actor"] = serialize.user(actor_row)
             # Sentry's code answers `"inbox": null` (and no substatus) here; its OpenAPI spec types
             # `inbox` as a boolean and `substatus` as a string: leaving both out satisfies both.
             delta.update(status="resolved", statusDetails=details)
@@ -474,6 +500,24 @@ class IssueApi:
             self.settings.url, request.url.path, params.multi_items(), cursor.offset, limit, len(rows) > limit
         )
         return json_response(out, headers={"Link": link})
+
+
+NO_RELEASE_DATA = "No release data present in the system to form a basis for 'Next Release'"
+
+
+def _check_releases(conn: sa.Connection, project_id: int, update: Update) -> None:
+    """400 as Sentry's StatusDetailsValidator: `inRelease` must name a release of the project (or
+    be `latest` when it has any), `inNextRelease` needs the project to have a release."""
+    if update.in_release is not None:
+        if update.in_release == "latest":
+            if issues.most_recent_release(conn, project_id) is None:
+                raise ApiError(400, {"statusDetails": {"inRelease": [NO_RELEASE_DATA]}})
+        elif not _release_exists(conn, project_id, update.in_release):
+            raise ApiError(
+                400, {"statusDetails": {"inRelease": ["Unable to find a release with the given version."]}}
+            )
+    if update.next_release_required and issues.most_recent_release(conn, project_id) is None:
+        raise ApiError(400, {"statusDetails": {"inNextRelease": [NO_RELEASE_DATA]}})
 
 
 def _release_exists(conn: sa.Connection, project_id: int, version: str) -> bool:

@@ -14,6 +14,19 @@ from bughound.storage.store import Store
 from tests.factories import Harness, Project, envelope, error_event, make_project
 
 
+class _Owner:
+    """Equal to the serialized user of the project's owner (the token's user)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, dict) and other.get("email") == "owner@acme.test" and "avatar" in other
+
+    def __repr__(self) -> str:
+        return "<owner@acme.test>"
+
+
+OWNER = _Owner()
+
+
 def send(h: Harness, project: Project, **extra: Any) -> str:
     event = error_event(**extra)
     r = h.post_envelope(
@@ -121,27 +134,122 @@ def test_resolved_in_release_holds_for_older_releases(h: Harness, project: Proje
     assert data["activity"][0]["data"]["follows_semver"] is True
 
 
-def test_resolved_in_next_release(h: Harness, project: Project, store: Store) -> None:
+def test_resolved_in_next_release_of_a_semver_project(h: Harness, project: Project, store: Store) -> None:
+    """Sentry: when the project follows semver, "next release" is stored as resolved in the
+    greatest semver release, with it as `current_release_version` (also in the activity)."""
     send(h, project, release="app@1.0.0")
     group_id = only_issue(store)
     r = put(h, project, group_id, {"status": "resolvedInNextRelease"})
     assert r.status_code == 200, r.text
-    assert r.json()["statusDetails"]["inNextRelease"] is True
-    send(h, project, release="app@1.0.0")
+    assert r.json()["statusDetails"] == {"inRelease": "app@1.0.0", "actor": OWNER}
+    activity = issue(h, project, group_id)["activity"][0]
+    assert activity["type"] == "set_resolved_in_release"
+    assert activity["data"] == {"version": "", "current_release_version": "app@1.0.0"}
+    send(h, project, release="app@1.0.0")  # the release it was seen in still holds
     send(h, project)  # no release: counts as older
     assert issue(h, project, group_id)["status"] == "resolved"
     send(h, project, release="app@1.0.1")
     data = issue(h, project, group_id)
     assert data["substatus"] == "regressed"
     resolved = next(a for a in data["activity"] if a["type"] == "set_resolved_in_release")
-    assert resolved["data"]["version"] == "app@1.0.1"  # filled in when the next release showed up
+    assert resolved["data"] == {"version": "app@1.0.1", "current_release_version": "app@1.0.0"}
+
+
+def test_resolved_in_next_release_by_date(h: Harness, project: Project, store: Store) -> None:
+    """Not semver: "next" is the release after the issue's own last release; while there is none
+    the resolution stays "in next release"."""
+    send(h, project, release="alpha")
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolved", "statusDetails": {"inNextRelease": True}})
+    assert r.json()["statusDetails"] == {"inNextRelease": True, "actor": OWNER}
+    assert issue(h, project, group_id)["activity"][0]["data"] == {"version": ""}
+    with store.read() as conn:
+        row = conn.execute(sa.select(t.group_resolutions)).one()
+    assert (row.type, row.release, row.current_release_version) == (1, "alpha", "alpha")
+    send(h, project, release="alpha")
+    assert issue(h, project, group_id)["status"] == "resolved"
+    send(h, project, release="beta")
+    data = issue(h, project, group_id)
+    assert data["substatus"] == "regressed"
+    resolved = next(a for a in data["activity"] if a["type"] == "set_resolved_in_release")
+    assert resolved["data"] == {"version": "beta"}
+
+
+def test_resolved_in_next_release_that_already_exists(h: Harness, project: Project, store: Store) -> None:
+    """Not semver, and a release newer than the issue's last one exists: Sentry resolves in it."""
+    send(h, project, release="alpha")
+    group_id = only_issue(store)
+    send(h, project, release="beta", exception={"values": [{"type": "KeyError", "value": "x"}]})
+    send(h, project, release="gamma", exception={"values": [{"type": "OSError", "value": "x"}]})
+    auth = {"Authorization": f"Bearer {project.token}"}
+    r = h.client.put(
+        f"/api/0/projects/acme/web/issues/?id={group_id}",
+        json={"status": "resolvedInNextRelease"},
+        headers=auth,
+    )
+    assert r.json() == {"status": "resolved", "statusDetails": {"inNextRelease": True, "actor": OWNER}}
+    data = issue(h, project, group_id)
+    assert data["statusDetails"] == {"inRelease": "beta", "actor": OWNER}
+    assert data["activity"][0]["data"] == {"version": "beta"}
+    send(h, project, release="alpha")
+    assert issue(h, project, group_id)["status"] == "resolved"
+    send(h, project, release="beta")
+    assert issue(h, project, group_id)["substatus"] == "regressed"
+
+
+def test_resolve_in_next_release_without_any_release(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolved", "statusDetails": {"inNextRelease": True}})
+    assert r.status_code == 400
+    assert r.json() == {
+        "statusDetails": {
+            "inNextRelease": ["No release data present in the system to form a basis for 'Next Release'"]
+        }
+    }
+    # The status alone is not validated: resolved, with nothing that holds it.
+    auth = {"Authorization": f"Bearer {project.token}"}
+    r = h.client.put(
+        f"/api/0/projects/acme/web/issues/?id={group_id}",
+        json={"status": "resolvedInNextRelease"},
+        headers=auth,
+    )
+    assert r.json() == {"status": "resolved", "statusDetails": {"inNextRelease": True, "actor": OWNER}}
+    data = issue(h, project, group_id)
+    assert (data["status"], data["statusDetails"]) == ("resolved", {})
+    assert data["activity"][0]["type"] == "set_resolved_in_release"
+    assert data["activity"][0]["data"] == {"version": ""}
+    send(h, project)
+    assert issue(h, project, group_id)["substatus"] == "regressed"
+
+
+def test_resolve_in_the_latest_release(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolved", "statusDetails": {"inRelease": "latest"}})
+    assert r.status_code == 400
+    assert r.json() == {
+        "statusDetails": {
+            "inRelease": ["No release data present in the system to form a basis for 'Next Release'"]
+        }
+    }
+    send(h, project, release="2.0.0")
+    send(h, project, release="1.9.0")  # seen last: the latest by date, as Sentry picks it
+    auth = {"Authorization": f"Bearer {project.token}"}
+    r = h.client.put(
+        f"/api/0/projects/acme/web/issues/?id={group_id}",
+        json={"status": "resolved", "statusDetails": {"inRelease": "latest"}},
+        headers=auth,
+    )
+    assert r.json() == {"status": "resolved", "statusDetails": {"inRelease": "1.9.0", "actor": OWNER}}
+    assert issue(h, project, group_id)["activity"][0]["data"] == {"version": "1.9.0"}
 
 
 def test_resolve_in_unknown_release_is_a_400(h: Harness, project: Project, store: Store) -> None:
     send(h, project)
     r = put(h, project, only_issue(store), {"statusDetails": {"inRelease": "9.9"}})
     assert r.status_code == 400
-    assert r.json() == {"statusDetails": {"inRelease": ["Unable to find the given release."]}}
+    assert r.json() == {"statusDetails": {"inRelease": ["Unable to find a release with the given version."]}}
 
 
 def test_ignore_until_count(h: Harness, project: Project, store: Store) -> None:

@@ -195,3 +195,24 @@ def test_unresolved_substatus_as_sentry_infers_it(
     now = 1_800_000_000.0
     got = unresolved_substatus(requested, previous, now - age_days * DAY, now, single=single)
     assert got == expected
+
+
+def test_next_release_resolution_with_a_current_release_semver() -> None:
+    """Sentry stores "next release" of a semver project as in release R with R as its current
+    release: R and older hold, anything newer reopens."""
+    res = Resolution(IN_RELEASE, "app@1.2.0", None, "app@1.2.0")
+    assert resolution_holds(res, "app@1.2.0", None)
+    assert resolution_holds(res, "app@1.1.9", None)
+    assert not resolution_holds(res, "app@1.2.1", None)
+    # A base release (latest by date) older than the current one: still only newer than current reopens.
+    res = Resolution(IN_RELEASE, "app@1.0.0", None, "app@1.2.0")
+    assert resolution_holds(res, "app@1.1.0", None)
+    assert not resolution_holds(res, "app@1.3.0", None)
+
+
+def test_next_release_resolution_with_a_current_release_by_date() -> None:
+    res = Resolution(IN_NEXT_RELEASE, "beta", 200.0, "alpha", 100.0)
+    assert resolution_holds(res, "alpha", 100.0)
+    assert resolution_holds(res, "older", 50.0)
+    assert not resolution_holds(res, "beta", 200.0)
+    assert not resolution_holds(res, "gamma", 300.0)
