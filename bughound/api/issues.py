@@ -78,8 +78,8 @@ def _int_field(
         errors[key] = ["A valid integer is required."]
         return None
     number = int(value)
-    if number < 1:
-        errors[key] = ["Ensure this value is greater than or equal to 1."]
+    if number < 0:  # Sentry takes any integer; 0 means the condition is not set
+        errors[key] = ["Ensure this value is greater than or equal to 0."]
         return None
     if maximum is not None and number > maximum:
         errors[key] = [f"Ensure this value is less than or equal to {maximum}."]
@@ -172,6 +172,10 @@ def parse_update(body: Any) -> Update:
             user_window=user_window,
             until_escalating=update.substatus == SubStatus.UNTIL_ESCALATING
             or bool(details.get("ignoreUntilEscalating")),
+            condition_given=any(
+                value is not None for value in (duration, count, window, user_count, user_window)
+            ),
+            substatus=update.substatus,
         )
     return update
 
@@ -327,12 +331,11 @@ class IssueApi:
         elif update.status == "ignored":
             assert update.ignore is not None
             details = issues.set_ignored(conn, group, actor, update.ignore)
-            row = self._reload(conn, group.id)
-            delta.update(
-                status="ignored",
-                statusDetails={**details, "actor": serialize.user(q.user_by_id(conn, actor))},
-                substatus=serialize.SUBSTATUS_NAMES[SubStatus(row.substatus)],
-            )
+            if "ignoreUntil" in details:  # a condition: Sentry names who set it
+                details["actor"] = serialize.user(q.user_by_id(conn, actor))
+            delta.update(status="ignored", statusDetails=details)
+            if update.substatus_name is not None:
+                delta["substatus"] = update.substatus_name
         if update.assign:
             user, team = assignee
             issues.assign(conn, self._reload(conn, group.id), actor, user=user, team=team)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from bughound.storage import schema as t
 from bughound.storage.lifecycle import (
     AUTO_ONGOING_AFTER_DAYS,
+    IGNORED_SUBSTATUSES,
     IN_NEXT_RELEASE,
     IN_RELEASE,
     Activity,
@@ -469,16 +470,31 @@ def set_unresolved(
 
 @dataclasses.dataclass(frozen=True)
 class IgnoreRequest:
-    duration: int | None = None  # minutes
+    duration: int | None = None  # minutes; 0 (as None) sets no time limit
     count: int | None = None
     window: int | None = None
     user_count: int | None = None
     user_window: int | None = None
     until_escalating: bool = False
+    condition_given: bool = False  # one of the five fields was sent, even as 0
+    substatus: SubStatus | None = None  # an archived substatus asked for
 
     @property
     def has_condition(self) -> bool:
         return bool(self.duration or self.count or self.user_count)
+
+
+def ignored_substatus(request: IgnoreRequest) -> SubStatus:
+    """Sentry's infer_substatus for ignoring: the archived substatus asked for; else until
+    escalating; else until a condition is met when any condition field was sent (even 0); else
+    forever."""
+    if request.substatus in IGNORED_SUBSTATUSES:
+        return request.substatus
+    if request.until_escalating:
+        return SubStatus.UNTIL_ESCALATING
+    if request.condition_given:
+        return SubStatus.UNTIL_CONDITION_MET
+    return SubStatus.FOREVER
 
 
 def set_ignored(
@@ -488,33 +504,33 @@ def set_ignored(
     request: IgnoreRequest,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Ignore (archive); returns the statusDetails to report."""
+    """Ignore (archive); returns the statusDetails of Sentry's update delta, without `actor`:
+    `{"ignoreUntilEscalating": true}` until escalating, the five condition fields (nulls
+    included) when there is a condition, else `{}`. A condition whose fields are all 0 or null
+    sets none: ignored like forever, but `archived_until_condition_met`, as in Sentry."""
     now = time.time() if now is None else now
     _clear_conditions(conn, group.id)
-    until = now + request.duration * 60 if request.duration else None
-    if request.until_escalating:
-        substatus = SubStatus.UNTIL_ESCALATING
-    elif request.has_condition:
-        substatus = SubStatus.UNTIL_CONDITION_MET
-    else:
-        substatus = SubStatus.FOREVER
-    if substatus != SubStatus.FOREVER:
+    duration = request.duration or None
+    until = now + duration * 60 if duration else None
+    substatus = ignored_substatus(request)
+    escalating = substatus == SubStatus.UNTIL_ESCALATING
+    if escalating or request.has_condition:
         state: dict[str, Any] = {}
         if request.count and not request.window:
             state["times_seen"] = group.times_seen
         if request.user_count and not request.user_window:
             state["users_seen"] = users_seen(conn, group.id)
-        if request.until_escalating:
+        if escalating:
             state["until_escalating"] = True
             state["baseline"] = busiest_hour(conn, group.id, now - 7 * DAY)
         conn.execute(
             t.group_snoozes.insert().values(
                 group_id=group.id,
                 until=until,
-                count=request.count,
-                window=request.window,
-                user_count=request.user_count,
-                user_window=request.user_window,
+                count=request.count or None,
+                window=request.window or None,
+                user_count=request.user_count or None,
+                user_window=request.user_window or None,
                 state=state,
                 actor_id=actor_id,
                 date_added=now,
@@ -533,27 +549,27 @@ def set_ignored(
         group.id,
         Activity.SET_IGNORED,
         {
-            "ignoreCount": request.count,
-            "ignoreDuration": request.duration,
+            "ignoreCount": request.count or None,
+            "ignoreDuration": duration,
             "ignoreUntil": until_iso,
-            "ignoreUserCount": request.user_count,
-            "ignoreUserWindow": request.user_window,
-            "ignoreWindow": request.window,
+            "ignoreUserCount": request.user_count or None,
+            "ignoreUserWindow": request.user_window or None,
+            "ignoreWindow": request.window or None,
             "ignoreUntilEscalating": request.until_escalating,
         },
         actor_id,
         now,
     )
+    if escalating:
+        return {"ignoreUntilEscalating": True}
+    if not request.has_condition:
+        return {}
     return {
-        key: value
-        for key, value in (
-            ("ignoreCount", request.count),
-            ("ignoreUntil", until_iso),
-            ("ignoreUserCount", request.user_count),
-            ("ignoreUserWindow", request.user_window),
-            ("ignoreWindow", request.window),
-        )
-        if value is not None
+        "ignoreCount": request.count or None,
+        "ignoreUntil": until_iso,
+        "ignoreUserCount": request.user_count or None,
+        "ignoreUserWindow": request.user_window or None,
+        "ignoreWindow": request.window or None,
     }
 
 

@@ -695,3 +695,65 @@ def test_expired_ignores_are_cleared_by_the_worker(h: Harness, project: Project,
     }
     with store.write() as conn:
         assert issues.clear_expired_snoozes(conn) == 0  # nothing left to clear
+
+
+def test_ignore_status_details_in_sentrys_shapes(h: Harness, project: Project, store: Store) -> None:
+    """The delta of a bulk update (handle_ignored / handle_archived_until_escalating) and the
+    issue (the group serializer's _get_status) show ignores as Sentry does."""
+    send(h, project)
+    group_id = only_issue(store)
+    auth = {"Authorization": f"Bearer {project.token}"}
+
+    def bulk(body: dict[str, Any]) -> Any:
+        r = h.client.put(f"/api/0/projects/acme/web/issues/?id={group_id}", json=body, headers=auth)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert bulk({"status": "ignored"}) == {"status": "ignored", "statusDetails": {}}
+    assert issue(h, project, group_id)["statusDetails"] == {}
+    assert bulk({"status": "ignored", "substatus": "archived_until_escalating"}) == {
+        "status": "ignored",
+        "statusDetails": {"ignoreUntilEscalating": True},
+        "substatus": "archived_until_escalating",
+    }
+    assert issue(h, project, group_id)["statusDetails"] == {}  # Sentry keeps no snooze for it
+    details = bulk({"status": "ignored", "statusDetails": {"ignoreCount": 5}})["statusDetails"]
+    assert details == {
+        "ignoreCount": 5,
+        "ignoreUntil": None,
+        "ignoreUserCount": None,
+        "ignoreUserWindow": None,
+        "ignoreWindow": None,
+        "actor": OWNER,
+    }
+    assert issue(h, project, group_id)["statusDetails"] == details
+    details = bulk({"status": "ignored", "statusDetails": {"ignoreDuration": 30, "ignoreUserCount": 3}})[
+        "statusDetails"
+    ]
+    assert details["ignoreUntil"].endswith("Z") and details["ignoreUserCount"] == 3
+    assert details["ignoreCount"] is None and details["actor"] == OWNER
+    assert issue(h, project, group_id)["statusDetails"] == details
+
+
+def test_ignore_duration_zero_is_accepted_as_sentry(h: Harness, project: Project, store: Store) -> None:
+    """Sentry takes `ignoreDuration: 0`: no time limit (`or None`), yet, a condition field having
+    been sent, `archived_until_condition_met` with no condition to meet."""
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "ignored", "statusDetails": {"ignoreDuration": 0}})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["substatus"], r.json()["statusDetails"]) == (
+        "ignored",
+        "archived_until_condition_met",
+        {},
+    )
+    with store.read() as conn:
+        assert conn.execute(sa.select(t.group_snoozes)).all() == []
+    assert issue(h, project, group_id)["activity"][0]["data"]["ignoreDuration"] is None
+    for _ in range(2):
+        send(h, project)
+    assert issue(h, project, group_id)["status"] == "ignored"
+    # With a real condition beside it, the 0 is just no time limit.
+    r = put(h, project, group_id, {"status": "ignored", "ignoreDuration": 0, "ignoreCount": 1})
+    assert r.json()["statusDetails"]["ignoreUntil"] is None and r.json()["statusDetails"]["ignoreCount"] == 1
+    assert put(h, project, group_id, {"status": "ignored", "ignoreDuration": -1}).status_code == 400
