@@ -11,6 +11,7 @@ from bughound.api.serializers import iso
 from bughound.storage import issue_queries as q
 from bughound.storage import issues
 from bughound.storage.lifecycle import (
+    IN_RELEASE,
     PRIORITY_NAMES,
     STATUS_NAMES,
     SUBSTATUS_NAMES,
@@ -74,35 +75,32 @@ def activity(row: Any, actor: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _ignore_details(conn: sa.Connection, group: Any, now: float) -> tuple[dict[str, Any], bool]:
-    """(statusDetails, still ignored) of an ignored issue, from its snooze (Sentry's _get_status)."""
+    """(statusDetails, still ignored) of an ignored issue, from its snooze (Sentry's _get_status):
+    `{}` without one (forever, or until escalating: Sentry keeps no snooze for that), else the
+    five condition fields, nulls included, and the actor."""
     row = issues.snooze_of(conn, group.id)
     if row is None:
         return {}, True
     snooze = issues.snooze_from_row(row)
     if snooze.until is not None and now >= snooze.until:
-        return {}, False  # the time ran out: shown as unresolved until the next event says so
-    details: dict[str, Any] = {}
-    if snooze.count:
-        details["ignoreCount"] = (
-            snooze.count - (group.times_seen - snooze.times_seen_at_start)
-            if not snooze.window
-            else snooze.count
-        )
-        if snooze.window:
-            details["ignoreWindow"] = snooze.window
-    if snooze.until is not None:
-        details["ignoreUntil"] = iso(snooze.until)
-    if snooze.user_count:
-        details["ignoreUserCount"] = (
-            snooze.user_count - (issues.users_seen(conn, group.id) - snooze.users_seen_at_start)
-            if not snooze.user_window
-            else snooze.user_count
-        )
-        if snooze.user_window:
-            details["ignoreUserWindow"] = snooze.user_window
+        return {}, False  # the time ran out: shown as unresolved until the worker clears it
+    if snooze.until_escalating and not (snooze.until or snooze.count or snooze.user_count):
+        return {}, True
     actor_id = row._mapping["actor_id"]
-    details["actor"] = user(q.user_by_id(conn, actor_id)) if actor_id else None
-    return details, True
+    return {
+        # Counts without a window are what remains of them.
+        "ignoreCount": snooze.count - (group.times_seen - snooze.times_seen_at_start)
+        if snooze.count and not snooze.window
+        else snooze.count,
+        "ignoreUntil": iso(snooze.until) if snooze.until is not None else None,
+        "ignoreUserCount": snooze.user_count
+        - (issues.users_seen(conn, group.id) - snooze.users_seen_at_start)
+        if snooze.user_count and not snooze.user_window
+        else snooze.user_count,
+        "ignoreUserWindow": snooze.user_window,
+        "ignoreWindow": snooze.window,
+        "actor": user(q.user_by_id(conn, actor_id)) if actor_id else None,
+    }, True
 
 
 def status_of(
@@ -118,10 +116,14 @@ def status_of(
             return "unresolved", {}, SUBSTATUS_NAMES[SubStatus.ONGOING]
         return "ignored", details, substatus
     if status == Status.RESOLVED:
-        details = dict(group.status_details or {})
         resolution = issues.resolution_of(conn, group.id)
-        if resolution is not None and resolution.actor_id:
-            details["actor"] = user(q.user_by_id(conn, resolution.actor_id))
+        if resolution is None:  # plain, in commit, or by age
+            return "resolved", dict(group.status_details or {}), None
+        # Sentry reads a release resolution's kind from the resolution, and always names its actor.
+        details = (
+            {"inRelease": resolution.release} if resolution.type == IN_RELEASE else {"inNextRelease": True}
+        )
+        details["actor"] = user(q.user_by_id(conn, resolution.actor_id)) if resolution.actor_id else None
         return "resolved", details, None
     return STATUS_NAMES[status], {}, substatus
 
@@ -150,7 +152,7 @@ def base(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
         "title": group.title,
         "culprit": group.culprit,
         "permalink": f"{base_url}/organizations/{group.organization_slug}/issues/{group.id}/",
-        "logger": None,
+        "logger": group.logger or None,
         "level": group.level,
         "status": status,
         "statusDetails": details,

@@ -56,8 +56,10 @@ class Update:
 
     status: str | None = None  # resolved, unresolved, ignored, resolvedInNextRelease
     substatus: SubStatus | None = None
-    in_release: str | None = None
+    substatus_name: str | None = None  # as requested: Sentry's delta repeats it
+    in_release: str | None = None  # a version, or "latest"
     in_next_release: bool = False
+    next_release_required: bool = False  # statusDetails.inNextRelease: 400 without any release
     in_commit: dict[str, str] | None = None
     ignore: issues.IgnoreRequest | None = None
     assigned_to: str | None = None
@@ -76,8 +78,8 @@ def _int_field(
         errors[key] = ["A valid integer is required."]
         return None
     number = int(value)
-    if number < 1:
-        errors[key] = ["Ensure this value is greater than or equal to 1."]
+    if number < 0:  # Sentry takes any integer; 0 means the condition is not set
+        errors[key] = ["Ensure this value is greater than or equal to 0."]
         return None
     if maximum is not None and number > maximum:
         errors[key] = [f"Ensure this value is less than or equal to {maximum}."]
@@ -103,6 +105,7 @@ def parse_update(body: Any) -> Update:
             errors["substatus"] = [f'"{substatus}" is not a valid choice.']
         else:
             update.substatus = SUBSTATUS_BY_NAME[substatus]
+            update.substatus_name = substatus
     details = body.get("statusDetails")
     if details is None:
         details = body  # Sentry reads the ignore fields at the top level too
@@ -144,7 +147,15 @@ def parse_update(body: Any) -> Update:
         update.priority = priority
     if errors:
         raise ApiError(400, errors)
-    if update.status == "resolvedInNextRelease" or details.get("inNextRelease") is True:
+    # Sentry validates `inNextRelease` (a boolean, even false) against the project's releases; a
+    # resolve with it, or the `resolvedInNextRelease` status, resolves in the next release.
+    next_release = details.get("inNextRelease")
+    update.next_release_required = isinstance(next_release, bool)
+    if (
+        update.status == "resolvedInNextRelease"
+        or next_release is True
+        or (update.status == "resolved" and isinstance(next_release, bool))
+    ):
         if update.status in (None, "resolved", "resolvedInNextRelease"):
             update.status, update.in_next_release = "resolved", True
     elif isinstance(in_release, str) and update.status in (None, "resolved"):
@@ -161,6 +172,10 @@ def parse_update(body: Any) -> Update:
             user_window=user_window,
             until_escalating=update.substatus == SubStatus.UNTIL_ESCALATING
             or bool(details.get("ignoreUntilEscalating")),
+            condition_given=any(
+                value is not None for value in (duration, count, window, user_count, user_window)
+            ),
+            substatus=update.substatus,
         )
     return update
 
@@ -252,24 +267,44 @@ class IssueApi:
             assignee: tuple[Any, Any] = (None, None)
             if update.assign and update.assigned_to is not None:
                 assignee = self._assignee(conn, groups, update.assigned_to)
+            project_ids = sorted({g.project_id for g in groups})
+            # Sentry's StatusDetailsValidator, for each project of the update.
+            for project_id in project_ids:
+                _check_releases(conn, project_id, update)
+            next_release_base = None
             if update.in_release is not None or update.in_next_release:
-                if len({g.project_id for g in groups}) > 1:
+                if len(project_ids) > 1:
                     raise bad_request("Cannot set resolved for multiple projects.")
-                if update.in_release is not None and not _release_exists(
-                    conn, groups[0].project_id, update.in_release
-                ):
-                    raise ApiError(
-                        400, {"statusDetails": {"inRelease": ["Unable to find the given release."]}}
+                if update.in_release == "latest":
+                    update = dataclasses.replace(
+                        update, in_release=issues.most_recent_release(conn, project_ids[0])
+                    )
+                if update.in_next_release:
+                    # Sentry: the most recent release for `statusDetails.inNextRelease`, else
+                    # (`resolvedInNextRelease`) the greatest semver one if the project follows semver.
+                    next_release_base = (
+                        issues.most_recent_release(conn, project_ids[0])
+                        if update.next_release_required
+                        else issues.release_to_resolve_by(conn, project_ids[0])
                     )
             for listed in groups:
                 group = q.find_group(conn, str(listed.id))
                 if group is None:
                     continue
-                delta.update(self._apply_one(conn, group, update, auth, assignee))
+                delta.update(
+                    self._apply_one(conn, group, update, auth, assignee, len(groups) == 1, next_release_base)
+                )
         return delta
 
     def _apply_one(
-        self, conn: sa.Connection, group: Any, update: Update, auth: TokenAuth, assignee: tuple[Any, Any]
+        self,
+        conn: sa.Connection,
+        group: Any,
+        update: Update,
+        auth: TokenAuth,
+        assignee: tuple[Any, Any],
+        single: bool,
+        next_release_base: str | None,
     ) -> dict[str, Any]:
         delta: dict[str, Any] = {}
         actor = auth.user_id
@@ -280,23 +315,27 @@ class IssueApi:
                 actor,
                 in_release=update.in_release,
                 in_next_release=update.in_next_release,
+                next_release_base=next_release_base,
                 in_commit=update.in_commit,
             )
+            if details and (actor_row := q.user_by_id(conn, actor)) is not None:
+                details["actor"] = serialize.user(actor_row)
             # Sentry's code answers `"inbox": null` (and no substatus) here; its OpenAPI spec types
             # `inbox` as a boolean and `substatus` as a string: leaving both out satisfies both.
             delta.update(status="resolved", statusDetails=details)
         elif update.status == "unresolved":
-            issues.set_unresolved(conn, group, actor)
-            delta.update(status="unresolved", statusDetails={}, substatus="ongoing")
+            issues.set_unresolved(conn, group, actor, substatus=update.substatus, single=single)
+            delta.update(status="unresolved", statusDetails={})
+            if update.substatus_name is not None:
+                delta["substatus"] = update.substatus_name
         elif update.status == "ignored":
             assert update.ignore is not None
             details = issues.set_ignored(conn, group, actor, update.ignore)
-            row = self._reload(conn, group.id)
-            delta.update(
-                status="ignored",
-                statusDetails={**details, "actor": serialize.user(q.user_by_id(conn, actor))},
-                substatus=serialize.SUBSTATUS_NAMES[SubStatus(row.substatus)],
-            )
+            if "ignoreUntil" in details:  # a condition: Sentry names who set it
+                details["actor"] = serialize.user(q.user_by_id(conn, actor))
+            delta.update(status="ignored", statusDetails=details)
+            if update.substatus_name is not None:
+                delta["substatus"] = update.substatus_name
         if update.assign:
             user, team = assignee
             issues.assign(conn, self._reload(conn, group.id), actor, user=user, team=team)
@@ -464,6 +503,24 @@ class IssueApi:
             self.settings.url, request.url.path, params.multi_items(), cursor.offset, limit, len(rows) > limit
         )
         return json_response(out, headers={"Link": link})
+
+
+NO_RELEASE_DATA = "No release data present in the system to form a basis for 'Next Release'"
+
+
+def _check_releases(conn: sa.Connection, project_id: int, update: Update) -> None:
+    """400 as Sentry's StatusDetailsValidator: `inRelease` must name a release of the project (or
+    be `latest` when it has any), `inNextRelease` needs the project to have a release."""
+    if update.in_release is not None:
+        if update.in_release == "latest":
+            if issues.most_recent_release(conn, project_id) is None:
+                raise ApiError(400, {"statusDetails": {"inRelease": [NO_RELEASE_DATA]}})
+        elif not _release_exists(conn, project_id, update.in_release):
+            raise ApiError(
+                400, {"statusDetails": {"inRelease": ["Unable to find a release with the given version."]}}
+            )
+    if update.next_release_required and issues.most_recent_release(conn, project_id) is None:
+        raise ApiError(400, {"statusDetails": {"inNextRelease": [NO_RELEASE_DATA]}})
 
 
 def _release_exists(conn: sa.Connection, project_id: int, version: str) -> bool:

@@ -50,7 +50,8 @@ class PreparedEvent:
     user_ident: str | None
     title: str
     message: str
-    culprit: str | None
+    culprit: str
+    logger: str | None
     transaction: str | None
     trace_id: str | None
     tags: list[list[str]]
@@ -275,7 +276,7 @@ class _Digester:
             event = grouping.event  # with the in_app and fingerprint grouping decided
             # The batch keeps the result until it is written: not the whole event with it.
             grouping = dataclasses.replace(grouping, event={})
-            event["culprit"] = grouping.culprit
+            event["culprit"] = grouping.culprit or ""  # Sentry's culprit is never null: "" when unknown
             event["metadata"] = grouping.metadata
             event["title"] = grouping.title
         else:
@@ -303,7 +304,8 @@ class _Digester:
                 user_ident=user_ident(event.get("user")),
                 title=event["title"],
                 message=message_of(event),
-                culprit=event.get("culprit") or None,
+                culprit=event.get("culprit") or "",
+                logger=event.get("logger") or None,
                 transaction=event.get("transaction"),
                 trace_id=str(trace.get("trace_id"))[:32]
                 if isinstance(trace, dict) and trace.get("trace_id")

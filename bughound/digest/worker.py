@@ -24,7 +24,7 @@ from bughound.digest.pipeline import DigestBatch
 from bughound.digest.pool import PREFETCH, DigestPool, Lender, project_ids
 from bughound.spool.base import Spool, SpoolRecord
 from bughound.storage.digestion import write_batch
-from bughound.storage.issues import auto_ongoing, auto_resolve
+from bughound.storage.issues import auto_ongoing, auto_resolve, clear_expired_snoozes
 from bughound.storage.retention import delete_expired
 from bughound.storage.store import Store, project_grouping
 
@@ -146,16 +146,23 @@ class Worker:
             log.exception("retention cleanup failed")
 
     def maybe_upkeep(self, now: float) -> None:
-        """The time-driven issue transitions: new/regressed -> ongoing, and auto-resolve."""
+        """The time-driven issue transitions: expired ignores -> unresolved, new/regressed ->
+        ongoing, and auto-resolve."""
         if now < self._next_upkeep:
             return
         self._next_upkeep = now + UPKEEP_EVERY
         try:
             with self.store.write() as conn:
+                unignored = clear_expired_snoozes(conn, now)
                 ongoing = auto_ongoing(conn, now)
                 resolved = auto_resolve(conn, now)
-            if ongoing or resolved:
-                log.info("%d issues became ongoing, %d were resolved by age", ongoing, resolved)
+            if unignored or ongoing or resolved:
+                log.info(
+                    "%d ignores expired, %d issues became ongoing, %d were resolved by age",
+                    unignored,
+                    ongoing,
+                    resolved,
+                )
         except Exception:
             log.exception("issue upkeep failed")
 

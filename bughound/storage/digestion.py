@@ -165,6 +165,7 @@ def _create_group(conn: sa.Connection, e: PreparedEvent) -> int:
                 type=e.type,
                 title=e.title,
                 culprit=e.culprit,
+                logger=e.logger,
                 message=e.message,
                 level=e.level or "error",
                 platform=e.platform,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 import sqlalchemy as sa
 
 from bughound.storage import schema as t
-from bughound.storage.issues import users_seen
+from bughound.storage.issues import expired_snooze, users_seen
 from bughound.storage.lifecycle import Activity, Status, parse_qualified_short_id
 
 HIDDEN_STATUSES = (int(Status.PENDING_DELETION), int(Status.DELETION_IN_PROGRESS), int(Status.PENDING_MERGE))
@@ -55,12 +56,27 @@ def groups_by_ids(conn: sa.Connection, ids: list[int], project_id: int | None = 
 
 
 def groups_by_status(
-    conn: sa.Connection, org_id: int, statuses: list[int] | None, project_id: int | None, limit: int
+    conn: sa.Connection,
+    org_id: int,
+    statuses: list[int] | None,
+    project_id: int | None,
+    limit: int,
+    now: float | None = None,
 ) -> list[sa.Row[Any]]:
+    """Issues in `statuses` as the API shows them: an ignored issue whose snooze ran out of time
+    counts as unresolved, also before the worker has cleared the snooze."""
     g, p = t.groups.c, t.projects.c
     query = _group_select().where(p.organization_id == org_id)
     if statuses is not None:
-        query = query.where(g.status.in_(statuses))
+        expired = expired_snooze(time.time() if now is None else now)
+        ignored = int(Status.IGNORED)
+        shown = [
+            sa.and_(g.status == status, ~expired) if status == ignored else g.status == status
+            for status in statuses
+        ]
+        if int(Status.UNRESOLVED) in statuses and ignored not in statuses:
+            shown.append(sa.and_(g.status == ignored, expired))
+        query = query.where(sa.or_(*shown))
     if project_id is not None:
         query = query.where(g.project_id == project_id)
     return list(conn.execute(query.order_by(g.last_seen.desc(), g.id.desc()).limit(limit)))

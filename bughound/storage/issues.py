@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from bughound.storage import schema as t
 from bughound.storage.lifecycle import (
     AUTO_ONGOING_AFTER_DAYS,
+    IGNORED_SUBSTATUSES,
     IN_NEXT_RELEASE,
     IN_RELEASE,
     Activity,
@@ -24,6 +25,7 @@ from bughound.storage.lifecycle import (
     resolution_holds,
     semver_key,
     snooze_verdict,
+    unresolved_substatus,
 )
 
 DAY = 86400.0
@@ -97,9 +99,11 @@ def _release_dates(conn: sa.Connection, project_id: int, versions: set[str]) -> 
     r, p = t.releases.c, t.projects.c
     org_id = sa.select(p.organization_id).where(p.id == project_id).scalar_subquery()
     rows = conn.execute(
-        sa.select(r.version, r.date_added).where(r.organization_id == org_id, r.version.in_(sorted(versions)))
+        sa.select(r.version, sa.func.coalesce(r.date_released, r.date_added).label("date")).where(
+            r.organization_id == org_id, r.version.in_(sorted(versions))
+        )
     )
-    return {row.version: row.date_added for row in rows}
+    return {row.version: row.date for row in rows}
 
 
 def resolution_of(conn: sa.Connection, group_id: int) -> sa.Row[Any] | None:
@@ -114,10 +118,19 @@ def snooze_of(conn: sa.Connection, group_id: int) -> sa.Row[Any] | None:
 
 def _maybe_regress(conn: sa.Connection, group: Any, events: list[IssueEvent]) -> None:
     row = resolution_of(conn, group.id)
-    dates = _release_dates(
-        conn, group.project_id, {e.release for e in events if e.release} | ({row.release} if row else set())
+    named = {row.release, row.current_release_version} - {None} if row else set()
+    dates = _release_dates(conn, group.project_id, {e.release for e in events if e.release} | named)
+    resolution = (
+        Resolution(
+            row.type,
+            row.release,
+            dates.get(row.release),
+            row.current_release_version,
+            dates.get(row.current_release_version or ""),
+        )
+        if row
+        else None
     )
-    resolution = Resolution(row.type, row.release, dates.get(row.release)) if row else None
     for e in events:
         if resolution_holds(resolution, e.release, dates.get(e.release or "")):
             continue
@@ -138,8 +151,8 @@ def _maybe_regress(conn: sa.Connection, group: Any, events: list[IssueEvent]) ->
             data["follows_semver"] = semver_key(row.release) is not None
             data["resolved_in_version"] = row.release
             conn.execute(t.group_resolutions.delete().where(t.group_resolutions.c.id == row.id))
-            if row.type == IN_NEXT_RELEASE:
-                _fill_next_release_version(conn, group.id, e.release or "")
+            if e.release:  # "in next release": now it is known which release that was
+                _fill_next_release_version(conn, group.id, e.release)
         record_activity(conn, group.project_id, group.id, Activity.SET_REGRESSION, data, at=e.timestamp)
         return
 
@@ -271,21 +284,79 @@ def _clear_conditions(conn: sa.Connection, group_id: int) -> None:
     conn.execute(t.group_resolutions.delete().where(t.group_resolutions.c.group_id == group_id))
 
 
-def latest_release(conn: sa.Connection, project_id: int) -> str | None:
-    """The project's most recent release: highest semver if all its releases follow semver,
-    else the one first seen last (Sentry's ordering)."""
+def _project_releases(conn: sa.Connection, project_id: int) -> list[sa.Row[Any]]:
     r, rp = t.releases.c, t.release_projects.c
-    rows = conn.execute(
-        sa.select(r.version, r.date_added)
-        .join(t.release_projects, rp.release_id == r.id)
-        .where(rp.project_id == project_id)
-    ).all()
-    if not rows:
+    return list(
+        conn.execute(
+            sa.select(
+                r.id, r.version, r.date_added, sa.func.coalesce(r.date_released, r.date_added).label("sort")
+            )
+            .join(t.release_projects, rp.release_id == r.id)
+            .where(rp.project_id == project_id)
+        )
+    )
+
+
+def most_recent_release(conn: sa.Connection, project_id: int) -> str | None:
+    """The project's release that shipped (else was first seen) last: Sentry's "latest" release
+    for `inRelease: "latest"` and the basis of `inNextRelease`."""
+    rows = _project_releases(conn, project_id)
+    return str(max(rows, key=lambda row: (row.sort, row.id)).version) if rows else None
+
+
+def follows_semver(conn: sa.Connection, project_id: int, version: str | None = None) -> bool:
+    """Sentry's follows_semver_versioning_scheme: the project's ten newest releases (by when they
+    were first seen) all follow semver, and so does `version` if given."""
+    rows = sorted(_project_releases(conn, project_id), key=lambda row: (row.date_added, row.id))[-10:]
+    if not rows or any(semver_key(row.version) is None for row in rows):
+        return False
+    return version is None or semver_key(version) is not None
+
+
+def greatest_semver_release(conn: sa.Connection, project_id: int) -> str | None:
+    keyed = [
+        (key, row.version) for row in _project_releases(conn, project_id) if (key := semver_key(row.version))
+    ]
+    return str(max(keyed)[1]) if keyed else None
+
+
+def release_to_resolve_by(conn: sa.Connection, project_id: int) -> str | None:
+    """The release `{"status": "resolvedInNextRelease"}` starts from (Sentry's
+    get_release_to_resolve_by): the greatest semver one if the project follows semver, else the
+    most recent."""
+    if follows_semver(conn, project_id):
+        return greatest_semver_release(conn, project_id)
+    return most_recent_release(conn, project_id)
+
+
+def _release_after(conn: sa.Connection, project_id: int, version: str) -> str | None:
+    """The project's first release seen after `version` was (by date_added, then id), in shipping
+    order: the release that fixes an issue last seen in `version`."""
+    r = t.releases.c
+    p = t.projects.c
+    org_id = sa.select(p.organization_id).where(p.id == project_id).scalar_subquery()
+    current = conn.execute(
+        sa.select(r.id, r.date_added).where(r.organization_id == org_id, r.version == version)
+    ).first()
+    if current is None:
         return None
-    keys = [semver_key(row.version) for row in rows]
-    if all(key is not None for key in keys):
-        return str(max(zip(keys, (row.version for row in rows), strict=True))[1])
-    return str(max(rows, key=lambda row: (row.date_added, row.version)).version)
+    later = [
+        row
+        for row in _project_releases(conn, project_id)
+        if (row.date_added, row.id) > (current.date_added, current.id)
+    ]
+    return str(min(later, key=lambda row: (row.sort, row.id)).version) if later else None
+
+
+def group_last_release(conn: sa.Connection, group_id: int) -> str | None:
+    """The release of the issue's latest event that has one."""
+    e = t.events.c
+    return conn.execute(
+        sa.select(e.release)
+        .where(e.group_id == group_id, e.release.is_not(None))
+        .order_by(e.timestamp.desc())
+        .limit(1)
+    ).scalar()
 
 
 def set_resolved(
@@ -295,11 +366,18 @@ def set_resolved(
     *,
     in_release: str | None = None,
     in_next_release: bool = False,
+    next_release_base: str | None = None,
     in_commit: dict[str, str] | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Resolve; returns the statusDetails to report. A release-based resolution needs a release:
-    "in next release" of a project without releases is a plain resolution, as in Sentry.
+    """Resolve; returns the statusDetails of Sentry's update delta (without `actor`).
+
+    `in_release`: an existing release of the project. `in_next_release`: resolved in the release
+    after `next_release_base` (the release the API picked, None when the project has none: then
+    nothing holds it, the next event reopens it). As Sentry does, when the project follows semver
+    this becomes "in release" of that base with the greatest semver release as
+    `current_release_version`; otherwise, when a release newer than the issue's own last one
+    already exists, it becomes "in release" of that one.
 
     Resolving in a commit is recorded (statusDetails and activity as Sentry's), but Bughound
     does not know which release contains a commit, so it reopens on the next event like a plain
@@ -307,51 +385,80 @@ def set_resolved(
     now = time.time() if now is None else now
     _clear_conditions(conn, group.id)
     details: dict[str, Any] = {}
+    stored: dict[str, Any] = {}
     kind = Activity.SET_RESOLVED
     data: dict[str, Any] = {}
-    release = latest_release(conn, group.project_id) if in_next_release else in_release
-    if release is not None:
-        conn.execute(
-            t.group_resolutions.insert().values(
-                group_id=group.id,
-                type=IN_NEXT_RELEASE if in_next_release else IN_RELEASE,
-                release=release,
-                actor_id=actor_id,
-                date_added=now,
-            )
-        )
+    resolution: dict[str, Any] | None = None
+    if in_next_release:
         kind = Activity.SET_RESOLVED_IN_RELEASE
-        if in_next_release:
-            details, data = {"inNextRelease": True}, {"version": ""}
-        else:
-            details, data = {"inRelease": release}, {"version": release}
+        details, data = {"inNextRelease": True}, {"version": ""}
+        if next_release_base is not None:
+            resolution = {"type": IN_NEXT_RELEASE, "release": next_release_base}
+            semver = follows_semver(conn, group.project_id, next_release_base)
+            current = (
+                greatest_semver_release(conn, group.project_id)
+                if semver
+                else group_last_release(conn, group.id)
+            )
+            if current:
+                resolution["current_release_version"] = current
+                if semver:
+                    data["current_release_version"] = current
+                    resolution["type"] = IN_RELEASE
+                elif (after := _release_after(conn, group.project_id, current)) is not None:
+                    resolution.update(type=IN_RELEASE, release=after)
+                    data["version"] = after
+    elif in_release is not None:
+        kind = Activity.SET_RESOLVED_IN_RELEASE
+        resolution = {"type": IN_RELEASE, "release": in_release}
+        details, data = {"inRelease": in_release}, {"version": in_release}
     elif in_commit is not None:
         kind = Activity.SET_RESOLVED_IN_COMMIT
         details, data = {"inCommit": in_commit}, {"commit": in_commit}
+        stored = details
+    if resolution is not None:
+        conn.execute(
+            t.group_resolutions.insert().values(
+                group_id=group.id, actor_id=actor_id, date_added=now, **resolution
+            )
+        )
     g = t.groups.c
     conn.execute(
         t.groups.update()
         .where(g.id == group.id)
-        .values(status=int(Status.RESOLVED), substatus=None, status_details=details, resolved_at=now)
+        .values(status=int(Status.RESOLVED), substatus=None, status_details=stored, resolved_at=now)
     )
-    if group.status != Status.RESOLVED or release is not None or in_commit is not None:
+    if group.status != Status.RESOLVED or kind != Activity.SET_RESOLVED:
         record_activity(conn, group.project_id, group.id, kind, data, actor_id, now)
     return details
 
 
 def set_unresolved(
-    conn: sa.Connection, group: sa.Row[Any], actor_id: int | None, now: float | None = None
+    conn: sa.Connection,
+    group: sa.Row[Any],
+    actor_id: int | None,
+    now: float | None = None,
+    *,
+    substatus: SubStatus | None = None,
+    single: bool = True,
 ) -> None:
+    """Unresolve (or un-ignore). An issue already unresolved keeps its substatus, as in Sentry;
+    else `substatus` (if an unresolved one) or the one Sentry infers; `single`: the only issue
+    of the update (several at once all become `ongoing`)."""
     now = time.time() if now is None else now
     _clear_conditions(conn, group.id)
     g = t.groups.c
-    substatus = group.substatus if group.status == Status.UNRESOLVED else int(SubStatus.ONGOING)
+    if group.status == Status.UNRESOLVED:
+        new_substatus = group.substatus
+    else:
+        previous = Status(group.status)
+        new_substatus = int(unresolved_substatus(substatus, previous, group.first_seen, now, single=single))
     conn.execute(
         t.groups.update()
         .where(g.id == group.id)
         .values(
             status=int(Status.UNRESOLVED),
-            substatus=substatus,
+            substatus=new_substatus,
             status_details=None,
             resolved_at=None,
             active_at=now if group.status != Status.UNRESOLVED else group.active_at,
@@ -363,16 +470,31 @@ def set_unresolved(
 
 @dataclasses.dataclass(frozen=True)
 class IgnoreRequest:
-    duration: int | None = None  # minutes
+    duration: int | None = None  # minutes; 0 (as None) sets no time limit
     count: int | None = None
     window: int | None = None
     user_count: int | None = None
     user_window: int | None = None
     until_escalating: bool = False
+    condition_given: bool = False  # one of the five fields was sent, even as 0
+    substatus: SubStatus | None = None  # an archived substatus asked for
 
     @property
     def has_condition(self) -> bool:
         return bool(self.duration or self.count or self.user_count)
+
+
+def ignored_substatus(request: IgnoreRequest) -> SubStatus:
+    """Sentry's infer_substatus for ignoring: the archived substatus asked for; else until
+    escalating; else until a condition is met when any condition field was sent (even 0); else
+    forever."""
+    if request.substatus in IGNORED_SUBSTATUSES:
+        return request.substatus
+    if request.until_escalating:
+        return SubStatus.UNTIL_ESCALATING
+    if request.condition_given:
+        return SubStatus.UNTIL_CONDITION_MET
+    return SubStatus.FOREVER
 
 
 def set_ignored(
@@ -382,33 +504,33 @@ def set_ignored(
     request: IgnoreRequest,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Ignore (archive); returns the statusDetails to report."""
+    """Ignore (archive); returns the statusDetails of Sentry's update delta, without `actor`:
+    `{"ignoreUntilEscalating": true}` until escalating, the five condition fields (nulls
+    included) when there is a condition, else `{}`. A condition whose fields are all 0 or null
+    sets none: ignored like forever, but `archived_until_condition_met`, as in Sentry."""
     now = time.time() if now is None else now
     _clear_conditions(conn, group.id)
-    until = now + request.duration * 60 if request.duration else None
-    if request.until_escalating:
-        substatus = SubStatus.UNTIL_ESCALATING
-    elif request.has_condition:
-        substatus = SubStatus.UNTIL_CONDITION_MET
-    else:
-        substatus = SubStatus.FOREVER
-    if substatus != SubStatus.FOREVER:
+    duration = request.duration or None
+    until = now + duration * 60 if duration else None
+    substatus = ignored_substatus(request)
+    escalating = substatus == SubStatus.UNTIL_ESCALATING
+    if escalating or request.has_condition:
         state: dict[str, Any] = {}
         if request.count and not request.window:
             state["times_seen"] = group.times_seen
         if request.user_count and not request.user_window:
             state["users_seen"] = users_seen(conn, group.id)
-        if request.until_escalating:
+        if escalating:
             state["until_escalating"] = True
             state["baseline"] = busiest_hour(conn, group.id, now - 7 * DAY)
         conn.execute(
             t.group_snoozes.insert().values(
                 group_id=group.id,
                 until=until,
-                count=request.count,
-                window=request.window,
-                user_count=request.user_count,
-                user_window=request.user_window,
+                count=request.count or None,
+                window=request.window or None,
+                user_count=request.user_count or None,
+                user_window=request.user_window or None,
                 state=state,
                 actor_id=actor_id,
                 date_added=now,
@@ -427,27 +549,27 @@ def set_ignored(
         group.id,
         Activity.SET_IGNORED,
         {
-            "ignoreCount": request.count,
-            "ignoreDuration": request.duration,
+            "ignoreCount": request.count or None,
+            "ignoreDuration": duration,
             "ignoreUntil": until_iso,
-            "ignoreUserCount": request.user_count,
-            "ignoreUserWindow": request.user_window,
-            "ignoreWindow": request.window,
+            "ignoreUserCount": request.user_count or None,
+            "ignoreUserWindow": request.user_window or None,
+            "ignoreWindow": request.window or None,
             "ignoreUntilEscalating": request.until_escalating,
         },
         actor_id,
         now,
     )
+    if escalating:
+        return {"ignoreUntilEscalating": True}
+    if not request.has_condition:
+        return {}
     return {
-        key: value
-        for key, value in (
-            ("ignoreCount", request.count),
-            ("ignoreUntil", until_iso),
-            ("ignoreUserCount", request.user_count),
-            ("ignoreUserWindow", request.user_window),
-            ("ignoreWindow", request.window),
-        )
-        if value is not None
+        "ignoreCount": request.count or None,
+        "ignoreUntil": until_iso,
+        "ignoreUserCount": request.user_count or None,
+        "ignoreUserWindow": request.user_window or None,
+        "ignoreWindow": request.window or None,
     }
 
 
@@ -524,6 +646,38 @@ def auto_ongoing(conn: sa.Connection, now: float | None = None) -> int:
             at=now,
         )
     return len(rows)
+
+
+def clear_expired_snoozes(conn: sa.Connection, now: float | None = None) -> int:
+    """Ignored issues whose `ignoreUntil` has passed become unresolved/ongoing, with a
+    `set_unresolved` activity without data or user (Sentry's clear_expired_snoozes task), and every
+    expired snooze is deleted; returns how many issues changed. Until this runs, the API already
+    shows such issues as unresolved and `is:unresolved` selects them."""
+    now = time.time() if now is None else now
+    s, g = t.group_snoozes.c, t.groups.c
+    expired = conn.execute(
+        sa.select(s.id, s.group_id, g.project_id, g.status)
+        .join(t.groups, g.id == s.group_id)
+        .where(s.until.is_not(None), s.until <= now)
+    ).all()
+    if not expired:
+        return 0
+    conn.execute(t.group_snoozes.delete().where(s.id.in_([row.id for row in expired])))
+    ignored = [row for row in expired if row.status == Status.IGNORED]
+    for row in ignored:
+        conn.execute(
+            t.groups.update()
+            .where(g.id == row.group_id)
+            .values(status=int(Status.UNRESOLVED), substatus=int(SubStatus.ONGOING), status_details=None)
+        )
+        record_activity(conn, row.project_id, row.group_id, Activity.SET_UNRESOLVED, {}, at=now)
+    return len(ignored)
+
+
+def expired_snooze(now: float) -> sa.ColumnElement[bool]:
+    """The issue's snooze ran out of time (the issue is unresolved, whatever its row says)."""
+    s = t.group_snoozes.c
+    return sa.select(s.id).where(s.group_id == t.groups.c.id, s.until.is_not(None), s.until <= now).exists()
 
 
 def auto_resolve(conn: sa.Connection, now: float | None = None) -> int:

@@ -59,6 +59,7 @@ SUBSTATUS_NAMES = {
 }
 SUBSTATUS_BY_NAME = {name: value for value, name in SUBSTATUS_NAMES.items()}
 IGNORED_SUBSTATUSES = {SubStatus.UNTIL_ESCALATING, SubStatus.UNTIL_CONDITION_MET, SubStatus.FOREVER}
+UNRESOLVED_SUBSTATUSES = {SubStatus.ONGOING, SubStatus.ESCALATING, SubStatus.REGRESSED, SubStatus.NEW}
 
 
 class Activity(enum.IntEnum):
@@ -107,6 +108,24 @@ def initial_priority(level: str | None) -> Priority:
     if level == "warning":
         return Priority.MEDIUM
     return Priority.LOW
+
+
+def unresolved_substatus(
+    requested: SubStatus | None, previous: Status, first_seen: float, now: float, *, single: bool
+) -> SubStatus:
+    """The substatus of an issue a user sets unresolved (Sentry's `infer_substatus`).
+
+    A requested unresolved substatus is kept (an archived one is dropped, not refused); else one
+    issue that was ignored is `new` again while first seen within 7 days, one that was resolved is
+    `regressed`, and anything else, such as several issues at once, is `ongoing`."""
+    if requested in UNRESOLVED_SUBSTATUSES:
+        return requested
+    if single and previous == Status.IGNORED:
+        recent = first_seen > now - AUTO_ONGOING_AFTER_DAYS * 86400
+        return SubStatus.NEW if recent else SubStatus.ONGOING
+    if single and previous == Status.RESOLVED:
+        return SubStatus.REGRESSED
+    return SubStatus.ONGOING
 
 
 # --- short ids ---------------------------------------------------------------------------------
@@ -181,12 +200,15 @@ def semver_key(version: str) -> tuple[Any, ...] | None:
 class Resolution:
     type: int  # IN_RELEASE or IN_NEXT_RELEASE
     release: str  # the release it names (for "next release": the latest one when resolved)
-    release_date: float | None = None  # when that release was first seen (for non-semver ordering)
+    release_date: float | None = None  # when that release shipped, else was first seen
+    # "Next release": the issue's latest release when resolved (Sentry's current_release_version)
+    current_release: str | None = None
+    current_release_date: float | None = None
 
 
 def is_newer(version: str, version_date: float | None, than: str, than_date: float | None) -> bool:
     """Whether release `version` comes after `than`: by semver when both follow it, else by the
-    time each release was first seen (Sentry's date_added ordering)."""
+    time each release shipped or was first seen (Sentry's COALESCE(date_released, date_added))."""
     a, b = semver_key(version), semver_key(than)
     if a is not None and b is not None:
         return a > b
@@ -198,13 +220,25 @@ def is_newer(version: str, version_date: float | None, than: str, than_date: flo
 def resolution_holds(
     resolution: Resolution | None, event_release: str | None, event_release_date: float | None
 ) -> bool:
-    """True when an event of `event_release` does not reopen an issue resolved by `resolution`.
+    """True when an event of `event_release` does not reopen an issue resolved by `resolution`
+    (Sentry's GroupResolution.has_resolution).
 
     Plain resolutions (None) never hold; an event without a release counts as older."""
     if resolution is None:
         return False
     if not event_release:
         return True
+    current = resolution.current_release
+    if current:
+        # Resolved in the release after `current`: `current` and older releases still hold.
+        current_key, event_key = semver_key(current), semver_key(event_release)
+        if current_key is not None and event_key is not None:
+            if current_key >= event_key:
+                return True
+            resolved_key = semver_key(resolution.release)
+            return resolved_key is not None and resolved_key > event_key
+        if resolution.current_release_date is not None and event_release_date is not None:
+            return event_release == current or resolution.current_release_date > event_release_date
     if resolution.type == IN_NEXT_RELEASE:
         # Fixed in whatever came after the latest release: that release and older still hold.
         return event_release == resolution.release or not is_newer(

@@ -163,6 +163,7 @@ groups = sa.Table(
     sa.Column("priority", sa.SmallInteger, nullable=True),  # Sentry's PriorityLevel: 25, 50, 75
     _fk("assignee_user_id", "users.id", nullable=True, ondelete="SET NULL"),
     _fk("assignee_team_id", "teams.id", nullable=True, ondelete="SET NULL"),
+    sa.Column("logger", sa.String(64), nullable=True),  # the first event's `logger`
     sa.UniqueConstraint("project_id", "short_id"),
     sa.Index(None, "project_id", "last_seen"),
     sa.Index(None, "status", "substatus"),
@@ -180,6 +181,8 @@ group_resolutions = sa.Table(
     sa.Column("release", sa.String(250), nullable=False),
     _fk("actor_id", "users.id", nullable=True, ondelete="SET NULL"),
     sa.Column("date_added", sa.Float, nullable=False),
+    # "In next release": the latest release then; it and older releases do not reopen it.
+    sa.Column("current_release_version", sa.String(250), nullable=True),
     sa.UniqueConstraint("group_id"),
 )
 

@@ -14,6 +14,19 @@ from bughound.storage.store import Store
 from tests.factories import Harness, Project, envelope, error_event, make_project
 
 
+class _Owner:
+    """Equal to the serialized user of the project's owner (the token's user)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, dict) and other.get("email") == "owner@acme.test" and "avatar" in other
+
+    def __repr__(self) -> str:
+        return "<owner@acme.test>"
+
+
+OWNER = _Owner()
+
+
 def send(h: Harness, project: Project, **extra: Any) -> str:
     event = error_event(**extra)
     r = h.post_envelope(
@@ -121,27 +134,122 @@ def test_resolved_in_release_holds_for_older_releases(h: Harness, project: Proje
     assert data["activity"][0]["data"]["follows_semver"] is True
 
 
-def test_resolved_in_next_release(h: Harness, project: Project, store: Store) -> None:
+def test_resolved_in_next_release_of_a_semver_project(h: Harness, project: Project, store: Store) -> None:
+    """Sentry: when the project follows semver, "next release" is stored as resolved in the
+    greatest semver release, with it as `current_release_version` (also in the activity)."""
     send(h, project, release="app@1.0.0")
     group_id = only_issue(store)
     r = put(h, project, group_id, {"status": "resolvedInNextRelease"})
     assert r.status_code == 200, r.text
-    assert r.json()["statusDetails"]["inNextRelease"] is True
-    send(h, project, release="app@1.0.0")
+    assert r.json()["statusDetails"] == {"inRelease": "app@1.0.0", "actor": OWNER}
+    activity = issue(h, project, group_id)["activity"][0]
+    assert activity["type"] == "set_resolved_in_release"
+    assert activity["data"] == {"version": "", "current_release_version": "app@1.0.0"}
+    send(h, project, release="app@1.0.0")  # the release it was seen in still holds
     send(h, project)  # no release: counts as older
     assert issue(h, project, group_id)["status"] == "resolved"
     send(h, project, release="app@1.0.1")
     data = issue(h, project, group_id)
     assert data["substatus"] == "regressed"
     resolved = next(a for a in data["activity"] if a["type"] == "set_resolved_in_release")
-    assert resolved["data"]["version"] == "app@1.0.1"  # filled in when the next release showed up
+    assert resolved["data"] == {"version": "app@1.0.1", "current_release_version": "app@1.0.0"}
+
+
+def test_resolved_in_next_release_by_date(h: Harness, project: Project, store: Store) -> None:
+    """Not semver: "next" is the release after the issue's own last release; while there is none
+    the resolution stays "in next release"."""
+    send(h, project, release="alpha")
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolved", "statusDetails": {"inNextRelease": True}})
+    assert r.json()["statusDetails"] == {"inNextRelease": True, "actor": OWNER}
+    assert issue(h, project, group_id)["activity"][0]["data"] == {"version": ""}
+    with store.read() as conn:
+        row = conn.execute(sa.select(t.group_resolutions)).one()
+    assert (row.type, row.release, row.current_release_version) == (1, "alpha", "alpha")
+    send(h, project, release="alpha")
+    assert issue(h, project, group_id)["status"] == "resolved"
+    send(h, project, release="beta")
+    data = issue(h, project, group_id)
+    assert data["substatus"] == "regressed"
+    resolved = next(a for a in data["activity"] if a["type"] == "set_resolved_in_release")
+    assert resolved["data"] == {"version": "beta"}
+
+
+def test_resolved_in_next_release_that_already_exists(h: Harness, project: Project, store: Store) -> None:
+    """Not semver, and a release newer than the issue's last one exists: Sentry resolves in it."""
+    send(h, project, release="alpha")
+    group_id = only_issue(store)
+    send(h, project, release="beta", exception={"values": [{"type": "KeyError", "value": "x"}]})
+    send(h, project, release="gamma", exception={"values": [{"type": "OSError", "value": "x"}]})
+    auth = {"Authorization": f"Bearer {project.token}"}
+    r = h.client.put(
+        f"/api/0/projects/acme/web/issues/?id={group_id}",
+        json={"status": "resolvedInNextRelease"},
+        headers=auth,
+    )
+    assert r.json() == {"status": "resolved", "statusDetails": {"inNextRelease": True, "actor": OWNER}}
+    data = issue(h, project, group_id)
+    assert data["statusDetails"] == {"inRelease": "beta", "actor": OWNER}
+    assert data["activity"][0]["data"] == {"version": "beta"}
+    send(h, project, release="alpha")
+    assert issue(h, project, group_id)["status"] == "resolved"
+    send(h, project, release="beta")
+    assert issue(h, project, group_id)["substatus"] == "regressed"
+
+
+def test_resolve_in_next_release_without_any_release(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolved", "statusDetails": {"inNextRelease": True}})
+    assert r.status_code == 400
+    assert r.json() == {
+        "statusDetails": {
+            "inNextRelease": ["No release data present in the system to form a basis for 'Next Release'"]
+        }
+    }
+    # The status alone is not validated: resolved, with nothing that holds it.
+    auth = {"Authorization": f"Bearer {project.token}"}
+    r = h.client.put(
+        f"/api/0/projects/acme/web/issues/?id={group_id}",
+        json={"status": "resolvedInNextRelease"},
+        headers=auth,
+    )
+    assert r.json() == {"status": "resolved", "statusDetails": {"inNextRelease": True, "actor": OWNER}}
+    data = issue(h, project, group_id)
+    assert (data["status"], data["statusDetails"]) == ("resolved", {})
+    assert data["activity"][0]["type"] == "set_resolved_in_release"
+    assert data["activity"][0]["data"] == {"version": ""}
+    send(h, project)
+    assert issue(h, project, group_id)["substatus"] == "regressed"
+
+
+def test_resolve_in_the_latest_release(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "resolved", "statusDetails": {"inRelease": "latest"}})
+    assert r.status_code == 400
+    assert r.json() == {
+        "statusDetails": {
+            "inRelease": ["No release data present in the system to form a basis for 'Next Release'"]
+        }
+    }
+    send(h, project, release="2.0.0")
+    send(h, project, release="1.9.0")  # seen last: the latest by date, as Sentry picks it
+    auth = {"Authorization": f"Bearer {project.token}"}
+    r = h.client.put(
+        f"/api/0/projects/acme/web/issues/?id={group_id}",
+        json={"status": "resolved", "statusDetails": {"inRelease": "latest"}},
+        headers=auth,
+    )
+    assert r.json() == {"status": "resolved", "statusDetails": {"inRelease": "1.9.0", "actor": OWNER}}
+    assert issue(h, project, group_id)["activity"][0]["data"] == {"version": "1.9.0"}
 
 
 def test_resolve_in_unknown_release_is_a_400(h: Harness, project: Project, store: Store) -> None:
     send(h, project)
     r = put(h, project, only_issue(store), {"statusDetails": {"inRelease": "9.9"}})
     assert r.status_code == 400
-    assert r.json() == {"statusDetails": {"inRelease": ["Unable to find the given release."]}}
+    assert r.json() == {"statusDetails": {"inRelease": ["Unable to find a release with the given version."]}}
 
 
 def test_ignore_until_count(h: Harness, project: Project, store: Store) -> None:
@@ -224,7 +332,7 @@ def test_unresolve_assign_note_and_priority(h: Harness, project: Project, store:
     r = put(h, project, group_id, {"status": "unresolved", "assignedTo": f"user:{project.user_id}"})
     assert r.status_code == 200, r.text
     data = r.json()
-    assert (data["status"], data["substatus"]) == ("unresolved", "ongoing")
+    assert (data["status"], data["substatus"]) == ("unresolved", "regressed")  # was resolved
     assert data["assignedTo"] == {
         "type": "user",
         "id": str(project.user_id),
@@ -478,3 +586,174 @@ def test_bulk_update_with_unknown_ids_changes_nothing(h: Harness, project: Proje
     )
     assert r.status_code == 204
     assert issue(h, project, only_issue(store))["status"] == "unresolved"
+
+
+def test_message_issue_has_an_empty_culprit_and_the_events_logger(
+    h: Harness, project: Project, store: Store
+) -> None:
+    """Sentry's culprit is "" when nothing names one (a message event), never null; the issue's
+    `logger` is its first event's."""
+    send(h, project, exception=None, message="disk full", logger="app.storage")
+    data = issue(h, project, only_issue(store))
+    assert (data["title"], data["culprit"], data["logger"]) == ("disk full", "", "app.storage")
+    send(h, project)  # another issue, without a logger
+    with store.read() as conn:
+        other = max(conn.execute(sa.select(t.groups.c.id)).scalars())
+    assert issue(h, project, other)["logger"] is None
+
+
+def test_manual_unresolve_infers_the_substatus_as_sentry(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    group_id = only_issue(store)
+    # An ignored issue first seen within 7 days is new again; later, ongoing.
+    put(h, project, group_id, {"status": "ignored"})
+    r = put(h, project, group_id, {"status": "unresolved"})
+    assert (r.json()["status"], r.json()["substatus"]) == ("unresolved", "new")
+    put(h, project, group_id, {"status": "ignored"})
+    with store.write() as conn:
+        conn.execute(t.groups.update().values(first_seen=time.time() - 8 * 86400))
+    assert put(h, project, group_id, {"status": "unresolved"}).json()["substatus"] == "ongoing"
+    # A resolved issue is regressed; an unresolved substatus asked for is kept.
+    put(h, project, group_id, {"status": "resolved"})
+    assert put(h, project, group_id, {"status": "unresolved"}).json()["substatus"] == "regressed"
+    put(h, project, group_id, {"status": "resolved"})
+    r = put(h, project, group_id, {"status": "unresolved", "substatus": "escalating"})
+    assert r.json()["substatus"] == "escalating"
+    # An archived substatus with `unresolved` is not refused, just not used.
+    put(h, project, group_id, {"status": "resolved"})
+    r = put(h, project, group_id, {"status": "unresolved", "substatus": "archived_forever"})
+    assert (r.status_code, r.json()["substatus"]) == (200, "regressed")
+    assert put(h, project, group_id, {"status": "unresolved", "substatus": "later"}).json() == {
+        "substatus": ['"later" is not a valid choice.']
+    }
+    data = issue(h, project, group_id)
+    assert data["activity"][0]["type"] == "set_unresolved" and data["activity"][0]["data"] == {}
+
+
+def test_bulk_unresolve_of_several_issues_is_ongoing(h: Harness, project: Project, store: Store) -> None:
+    send(h, project)
+    send(h, project, exception={"values": [{"type": "KeyError", "value": "x"}]})
+    with store.read() as conn:
+        ids = sorted(conn.execute(sa.select(t.groups.c.id)).scalars())
+    auth = {"Authorization": f"Bearer {project.token}"}
+    url = f"/api/0/organizations/acme/issues/?id={ids[0]}&id={ids[1]}"
+    assert h.client.put(url, json={"status": "resolved"}, headers=auth).status_code == 200
+    r = h.client.put(url, json={"status": "unresolved"}, headers=auth)
+    assert r.json() == {"status": "unresolved", "statusDetails": {}}
+    assert [issue(h, project, i)["substatus"] for i in ids] == ["ongoing", "ongoing"]
+    h.client.put(url, json={"status": "resolved"}, headers=auth)
+    r = h.client.put(url, json={"status": "unresolved", "substatus": "new"}, headers=auth)
+    assert r.json() == {"status": "unresolved", "statusDetails": {}, "substatus": "new"}
+    assert [issue(h, project, i)["substatus"] for i in ids] == ["new", "new"]
+
+
+def test_expired_ignores_are_cleared_by_the_worker(h: Harness, project: Project, store: Store) -> None:
+    """Sentry's clear_expired_snoozes: an ignore whose time ran out is unresolved/ongoing with a
+    `set_unresolved` activity (no data, no user); until then queries already treat it so."""
+    send(h, project)
+    send(h, project, exception={"values": [{"type": "KeyError", "value": "x"}]})
+    with store.read() as conn:
+        expiring, lasting = sorted(conn.execute(sa.select(t.groups.c.id)).scalars())
+    put(h, project, expiring, {"status": "ignored", "statusDetails": {"ignoreDuration": 30}})
+    put(h, project, lasting, {"status": "ignored", "statusDetails": {"ignoreDuration": 90}})
+    with store.write() as conn:  # 45 minutes later
+        conn.execute(
+            t.group_snoozes.update()
+            .where(t.group_snoozes.c.group_id == expiring)
+            .values(until=time.time() - 1)
+        )
+    auth = {"Authorization": f"Bearer {project.token}"}
+    # Bulk updates select by the status the API shows: the expired ignore is unresolved.
+    r = h.client.put(
+        "/api/0/projects/acme/web/issues/?query=is:ignored", json={"priority": "low"}, headers=auth
+    )
+    assert r.status_code == 200
+    assert (issue(h, project, expiring)["priority"], issue(h, project, lasting)["priority"]) == (
+        "high",
+        "low",
+    )
+    r = h.client.put(
+        "/api/0/projects/acme/web/issues/?query=is:unresolved", json={"priority": "medium"}, headers=auth
+    )
+    assert r.status_code == 200 and issue(h, project, expiring)["priority"] == "medium"
+    assert issue(h, project, lasting)["priority"] == "low"
+
+    h.worker.maybe_upkeep(time.time())
+    with store.read() as conn:
+        rows = dict(conn.execute(sa.select(t.groups.c.id, t.groups.c.status)).all())
+        snoozed = conn.execute(sa.select(t.group_snoozes.c.group_id)).scalars().all()
+    assert rows == {expiring: 0, lasting: 2} and snoozed == [lasting]
+    data = issue(h, project, expiring)
+    assert (data["status"], data["substatus"], data["statusDetails"]) == ("unresolved", "ongoing", {})
+    assert data["activity"][0] | {"id": "", "dateCreated": ""} == {
+        "id": "",
+        "dateCreated": "",
+        "user": None,
+        "sentry_app": None,
+        "type": "set_unresolved",
+        "data": {},
+    }
+    with store.write() as conn:
+        assert issues.clear_expired_snoozes(conn) == 0  # nothing left to clear
+
+
+def test_ignore_status_details_in_sentrys_shapes(h: Harness, project: Project, store: Store) -> None:
+    """The delta of a bulk update (handle_ignored / handle_archived_until_escalating) and the
+    issue (the group serializer's _get_status) show ignores as Sentry does."""
+    send(h, project)
+    group_id = only_issue(store)
+    auth = {"Authorization": f"Bearer {project.token}"}
+
+    def bulk(body: dict[str, Any]) -> Any:
+        r = h.client.put(f"/api/0/projects/acme/web/issues/?id={group_id}", json=body, headers=auth)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert bulk({"status": "ignored"}) == {"status": "ignored", "statusDetails": {}}
+    assert issue(h, project, group_id)["statusDetails"] == {}
+    assert bulk({"status": "ignored", "substatus": "archived_until_escalating"}) == {
+        "status": "ignored",
+        "statusDetails": {"ignoreUntilEscalating": True},
+        "substatus": "archived_until_escalating",
+    }
+    assert issue(h, project, group_id)["statusDetails"] == {}  # Sentry keeps no snooze for it
+    details = bulk({"status": "ignored", "statusDetails": {"ignoreCount": 5}})["statusDetails"]
+    assert details == {
+        "ignoreCount": 5,
+        "ignoreUntil": None,
+        "ignoreUserCount": None,
+        "ignoreUserWindow": None,
+        "ignoreWindow": None,
+        "actor": OWNER,
+    }
+    assert issue(h, project, group_id)["statusDetails"] == details
+    details = bulk({"status": "ignored", "statusDetails": {"ignoreDuration": 30, "ignoreUserCount": 3}})[
+        "statusDetails"
+    ]
+    assert details["ignoreUntil"].endswith("Z") and details["ignoreUserCount"] == 3
+    assert details["ignoreCount"] is None and details["actor"] == OWNER
+    assert issue(h, project, group_id)["statusDetails"] == details
+
+
+def test_ignore_duration_zero_is_accepted_as_sentry(h: Harness, project: Project, store: Store) -> None:
+    """Sentry takes `ignoreDuration: 0`: no time limit (`or None`), yet, a condition field having
+    been sent, `archived_until_condition_met` with no condition to meet."""
+    send(h, project)
+    group_id = only_issue(store)
+    r = put(h, project, group_id, {"status": "ignored", "statusDetails": {"ignoreDuration": 0}})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["substatus"], r.json()["statusDetails"]) == (
+        "ignored",
+        "archived_until_condition_met",
+        {},
+    )
+    with store.read() as conn:
+        assert conn.execute(sa.select(t.group_snoozes)).all() == []
+    assert issue(h, project, group_id)["activity"][0]["data"]["ignoreDuration"] is None
+    for _ in range(2):
+        send(h, project)
+    assert issue(h, project, group_id)["status"] == "ignored"
+    # With a real condition beside it, the 0 is just no time limit.
+    r = put(h, project, group_id, {"status": "ignored", "ignoreDuration": 0, "ignoreCount": 1})
+    assert r.json()["statusDetails"]["ignoreUntil"] is None and r.json()["statusDetails"]["ignoreCount"] == 1
+    assert put(h, project, group_id, {"status": "ignored", "ignoreDuration": -1}).status_code == 400

@@ -91,3 +91,49 @@ def test_event_tags_move_into_their_event_row_and_back(h: Harness, project: Proj
         assert json.loads(conn.execute(sa.select(t.events.c.tags)).scalar_one()) == expected
         assert conn.execute(sa.select(t.events.c.primary_hash)).scalar_one() == primary_hash
         assert "event_tags" not in sa.inspect(conn).get_table_names()
+
+
+def test_issue_logger_and_current_release_columns_come_and_go(store: Store) -> None:
+    """0004 -> 0005 adds `groups.logger` and `group_resolutions.current_release_version` to
+    existing rows (as nulls); the downgrade drops them and keeps the rows."""
+    migrate(store.engine, "0004")
+    now = time.time()
+    with store.engine.begin() as conn:
+        conn.execute(t.organizations.insert().values(id=1, slug="acme", name="acme", date_added=now))
+        conn.execute(
+            t.projects.insert().values(id=1, organization_id=1, slug="web", name="web", date_added=now)
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO groups (id, project_id, short_id, type, title, level, metadata, status, "
+                "first_seen, last_seen, times_seen) VALUES (1, 1, 1, 'error', 't', 'error', '{}', 1, "
+                ":now, :now, 1)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO group_resolutions (group_id, type, release, date_added) "
+                "VALUES (1, 1, 'r@1', :now)"
+            ),
+            {"now": now},
+        )
+    migrate(store.engine)
+    with store.engine.begin() as conn:
+        assert conn.execute(sa.select(t.groups.c.logger)).scalar_one() is None
+        assert conn.execute(sa.select(t.group_resolutions.c.current_release_version)).scalar_one() is None
+        conn.execute(t.groups.update().values(logger="app"))
+        conn.execute(t.group_resolutions.update().values(current_release_version="r@0"))
+    migrate(store.engine, "0004")
+    with store.engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("groups")}
+        assert "logger" not in columns and "title" in columns
+        resolution_columns = {c["name"] for c in sa.inspect(conn).get_columns("group_resolutions")}
+        assert "current_release_version" not in resolution_columns
+        assert conn.execute(sa.text("SELECT release FROM group_resolutions")).scalar_one() == "r@1"
+    migrate(store.engine)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(t.groups.c.logger)).scalar_one() is None
+        if store.engine.dialect.name == "sqlite":  # ids of deleted issues are still never reused
+            sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'groups'")).scalar_one()
+            assert "AUTOINCREMENT" in sql

@@ -13,6 +13,7 @@ from bughound.storage.lifecycle import (
     Resolution,
     Snooze,
     SnoozeFigures,
+    Status,
     SubStatus,
     base32_decode,
     base32_encode,
@@ -24,6 +25,7 @@ from bughound.storage.lifecycle import (
     resolution_holds,
     semver_key,
     snooze_verdict,
+    unresolved_substatus,
 )
 from tests.unit.strategies import PROPERTY_SETTINGS
 
@@ -163,3 +165,54 @@ def test_expired_snooze_data() -> None:
         "user_count": None,
         "user_window": None,
     }
+
+
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(
+    ("requested", "previous", "age_days", "single", "expected"),
+    [
+        # Sentry's infer_substatus: one issue, nothing requested.
+        (None, Status.RESOLVED, 30, True, SubStatus.REGRESSED),
+        (None, Status.IGNORED, 2, True, SubStatus.NEW),
+        (None, Status.IGNORED, 8, True, SubStatus.ONGOING),
+        (None, Status.UNRESOLVED, 2, True, SubStatus.ONGOING),
+        # Several issues at once are all ongoing.
+        (None, Status.RESOLVED, 2, False, SubStatus.ONGOING),
+        (None, Status.IGNORED, 2, False, SubStatus.ONGOING),
+        # A requested unresolved substatus is kept, an archived one is ignored.
+        (SubStatus.ESCALATING, Status.RESOLVED, 2, True, SubStatus.ESCALATING),
+        (SubStatus.NEW, Status.IGNORED, 30, False, SubStatus.NEW),
+        (SubStatus.ONGOING, Status.RESOLVED, 2, True, SubStatus.ONGOING),
+        (SubStatus.FOREVER, Status.RESOLVED, 2, True, SubStatus.REGRESSED),
+        (SubStatus.UNTIL_ESCALATING, Status.IGNORED, 2, True, SubStatus.NEW),
+    ],
+)
+def test_unresolved_substatus_as_sentry_infers_it(
+    requested: SubStatus | None, previous: Status, age_days: float, single: bool, expected: SubStatus
+) -> None:
+    now = 1_800_000_000.0
+    got = unresolved_substatus(requested, previous, now - age_days * DAY, now, single=single)
+    assert got == expected
+
+
+def test_next_release_resolution_with_a_current_release_semver() -> None:
+    """Sentry stores "next release" of a semver project as in release R with R as its current
+    release: R and older hold, anything newer reopens."""
+    res = Resolution(IN_RELEASE, "app@1.2.0", None, "app@1.2.0")
+    assert resolution_holds(res, "app@1.2.0", None)
+    assert resolution_holds(res, "app@1.1.9", None)
+    assert not resolution_holds(res, "app@1.2.1", None)
+    # A base release (latest by date) older than the current one: still only newer than current reopens.
+    res = Resolution(IN_RELEASE, "app@1.0.0", None, "app@1.2.0")
+    assert resolution_holds(res, "app@1.1.0", None)
+    assert not resolution_holds(res, "app@1.3.0", None)
+
+
+def test_next_release_resolution_with_a_current_release_by_date() -> None:
+    res = Resolution(IN_NEXT_RELEASE, "beta", 200.0, "alpha", 100.0)
+    assert resolution_holds(res, "alpha", 100.0)
+    assert resolution_holds(res, "older", 50.0)
+    assert not resolution_holds(res, "beta", 200.0)
+    assert not resolution_holds(res, "gamma", 300.0)

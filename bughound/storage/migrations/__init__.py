@@ -2,4 +2,4 @@
 
 # The newest revision in versions/: kept here so that serve and worker can check for pending
 # migrations without importing Alembic. tests/integration/test_migrations.py checks it.
-HEAD = "0004"
+HEAD = "0005"
