@@ -226,7 +226,7 @@ def activity_log(conn: sa.Connection, group: Any) -> list[dict[str, Any]]:
 def detail(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
     out = base(conn, group, base_url)
     now = time.time()
-    last = q.last_release(conn, group.id)
+    last = issues.last_release(conn, group.id)
     out.update(
         {
             "activity": activity_log(conn, group),

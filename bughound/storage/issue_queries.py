@@ -199,13 +199,3 @@ def user_report_count(conn: sa.Connection, group_id: int) -> int:
             .where(e.group_id == group_id)
         ).scalar_one()
     )
-
-
-def last_release(conn: sa.Connection, group_id: int) -> str | None:
-    e = t.events.c
-    return conn.execute(
-        sa.select(e.release)
-        .where(e.group_id == group_id, e.release.is_not(None))
-        .order_by(e.timestamp.desc())
-        .limit(1)
-    ).scalar()

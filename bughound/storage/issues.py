@@ -348,7 +348,7 @@ def _release_after(conn: sa.Connection, project_id: int, version: str) -> str | 
     return str(min(later, key=lambda row: (row.sort, row.id)).version) if later else None
 
 
-def group_last_release(conn: sa.Connection, group_id: int) -> str | None:
+def last_release(conn: sa.Connection, group_id: int) -> str | None:
     """The release of the issue's latest event that has one."""
     e = t.events.c
     return conn.execute(
@@ -396,9 +396,7 @@ def set_resolved(
             resolution = {"type": IN_NEXT_RELEASE, "release": next_release_base}
             semver = follows_semver(conn, group.project_id, next_release_base)
             current = (
-                greatest_semver_release(conn, group.project_id)
-                if semver
-                else group_last_release(conn, group.id)
+                greatest_semver_release(conn, group.project_id) if semver else last_release(conn, group.id)
             )
             if current:
                 resolution["current_release_version"] = current
