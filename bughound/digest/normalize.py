@@ -62,14 +62,13 @@ def parse_timestamp(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if value == value and abs(value) < 1e11 else None
+        return float(value) if abs(value) < 1e11 else None  # (NaN is not below anything)
     if isinstance(value, str) and value:
         text = value.strip()
         if ":" not in text:  # never in a number; RFC 3339 text has it (a failed float() is slow)
-            try:
-                return float(text)
-            except ValueError:
-                pass
+            number = _numeral(text)
+            if number is not None:
+                return number if abs(number) < 1e11 else None
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
@@ -80,6 +79,13 @@ def parse_timestamp(value: Any) -> float | None:
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
     return None
+
+
+def _numeral(text: str) -> float | None:
+    """`text` as a plain decimal number (not `nan`, `inf` or `1_000`, which float() also reads)."""
+    if not _NUMBER_TEXT.match(text):
+        return None
+    return float(text)
 
 
 def _error(event: dict[str, Any], kind: str, **data: Any) -> None:
@@ -184,7 +190,7 @@ def _timestamps(event: dict[str, Any], ctx: Context) -> None:
     received = ctx.received
     raw = event.get("timestamp")
     timestamp = parse_timestamp(raw)
-    if isinstance(raw, str) and timestamp is not None and _NUMBER_TEXT.match(raw):
+    if isinstance(raw, str) and timestamp is not None and _numeral(raw.strip()) is not None:
         timestamp = None  # Relay reads an event's timestamp from a number or a date, not a numeral
     if raw is not None and timestamp is None:
         _error(event, "invalid_data", name="timestamp", value=raw, reason=_bad_timestamp_reason(raw))

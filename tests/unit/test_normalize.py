@@ -851,3 +851,16 @@ def test_a_bare_exception_object_is_one_value() -> None:
     # Relay reads `exception` as Values<Exception>: a list, {"values": [...]}, or one exception.
     event = norm({"exception": {"type": "ValueError", "value": "bad"}})
     assert event["exception"] == {"values": [{"type": "ValueError", "value": "bad"}]}
+
+
+@pytest.mark.parametrize(
+    "value", ["nan", "inf", "-Infinity", "1_700_000_000", float("nan"), float("inf"), 1e300]
+)
+def test_timestamps_float_would_read_are_refused(value: Any) -> None:
+    # float() reads these; Relay does not, and they must not break the digest (an OverflowError
+    # on "inf" used to set the whole record aside).
+    assert parse_timestamp(str(value) if isinstance(value, float) else value) is None
+    ctx = Context(received=RECEIVED, project_id=1, key_id=1, sent_at=parse_timestamp(value))
+    event = norm({"timestamp": value}, ctx)
+    assert event["timestamp"] == RECEIVED
+    assert [e["name"] for e in errors_of(event, "invalid_data")] == ["timestamp"]
