@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import orjson
@@ -46,13 +47,104 @@ _SENSITIVE_KEY = re.compile(
 _NEVER_SCRUBBED = frozenset({"", "true", "false", "null", "undefined"})
 
 
+Span = tuple[int, int]
+Finder = Callable[[str], list[Span]]
+
+
 class _Rule(NamedTuple):
-    """A relay-pii rule: `pattern`'s group `group` (-1: the whole value) becomes `text`."""
+    """A relay-pii rule: the spans `find` returns become `text` (with `whole`, any span at all
+    makes the whole value `text`)."""
 
     name: str
-    pattern: re.Pattern[str]
-    group: int
+    find: Finder
+    whole: bool
     text: str
+
+
+def _spans(pattern: re.Pattern[str], group: int = 0) -> Finder:
+    """The spans of `pattern`'s group `group` (that took part) in its matches."""
+
+    def find(text: str) -> list[Span]:
+        return [span for match in pattern.finditer(text) if (span := match.span(group))[0] >= 0]
+
+    return find
+
+
+# Python's regex engine backtracks (Relay's Rust one does not), so three of Relay's patterns are
+# matched by code that takes linear time on any input: written as regexes, a 100 KB string of
+# "token"s took 11 s, of PEM headers 7 s, and an 8 KB message of dots and dashes around an `@`
+# half a second. Each finder returns what the regex would (tests compare them).
+_PASSWORD_WORDS = re.compile(
+    r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
+    r"|^otp$|^two[-_]factor$)"
+)
+_WS_RUN = re.compile(f"[{_WS}]+")
+
+
+def _password_spans(text: str) -> list[Span]:
+    """`PASSWORD`'s verdict: [(0, len)] when it matches anywhere. Its `token[^\\s]*[:=]` is
+    looked for per run of non-space: a "token" with a `:` or `=` after it in the same run."""
+    found = _PASSWORD_WORDS.search(text) is not None
+    if not found:
+        lowered = text.lower()  # (?i): also the Kelvin sign K, which lower() makes "k"
+        if "token" in lowered:
+            for run in _WS_RUN.split(lowered):
+                at = run.find("token")
+                if at >= 0 and (run.find(":", at + 5) >= 0 or run.find("=", at + 5) >= 0):
+                    found = True
+                    break
+    return [(0, len(text))] if found else []
+
+
+_PEM = re.compile(
+    r"(?s)-----BEGIN[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----[\t ]*\r?\n?(.+?)\r?\n?"
+    r"-----END[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----"
+)
+_PEM_END = re.compile(r"-----END[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----")
+
+
+def _pem_spans(text: str) -> list[Span]:
+    """The PEM key bodies: searched only up to the end of the last valid `-----END ... KEY-----`,
+    so that every key header's lazy search for its end marker succeeds (without one, each header
+    would search to the end of the text in vain)."""
+    if "-----END" not in text:
+        return []
+    last = 0
+    for match in _PEM_END.finditer(text):
+        last = match.end()
+    return [match.span(1) for match in _PEM.finditer(text, 0, last)] if last else []
+
+
+_EMAIL = re.compile(r"\b[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,}\b")
+_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
+_EMAIL_DOMAIN = re.compile(r"[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,}\b")
+_WORD = re.compile(r"\w")
+
+
+def _email_spans(text: str) -> list[Span]:
+    """`_EMAIL`'s matches, found per `@`: a match holds exactly one `@`, its local part is the
+    run of local characters before it (from the first place in the run where `\\b` holds) and
+    its domain is matched once after it."""
+
+    def word(i: int) -> bool:
+        return 0 <= i < len(text) and _WORD.match(text, i) is not None
+
+    spans: list[Span] = []
+    position = 0  # where the next match may start
+    at = text.find("@")
+    while at >= 0:
+        start = at
+        while start > position and text[start - 1] in _EMAIL_LOCAL:
+            start -= 1
+        begin = next((i for i in range(start, at) if word(i - 1) != word(i)), None)
+        domain = _EMAIL_DOMAIN.match(text, at + 1) if begin is not None else None
+        if begin is not None and domain is not None:
+            spans.append((begin, domain.end()))
+            position = domain.end()
+            at = text.find("@", position)
+        else:
+            at = text.find("@", at + 1)
+    return spans
 
 
 _BEARER = re.compile(rf"(?i)\b(Bearer[{_WS}]+)([^{_WS}]+)")
@@ -63,44 +155,37 @@ _IBAN = re.compile(
     r"|RO|RU|RS|SA|SC|SE|SI|SK|SM|ST|SV|TL|TN|TR|UA|VA|VG|XK|DZ|AO|BJ|BF|BI|CV|CM|CF|TD|KM|CG|CI|DJ"
     r"|GQ|GA|GW|HN|IR|MG|ML|MA|MZ|NI|NE|SN|TG)\d{2}[a-zA-Z0-9]{11,29}\b"
 )
-_EMAIL = re.compile(r"\b[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,}\b")
 _US_SSN = re.compile(r"\b([0-9]{3}-[0-9]{2}-[0-9]{4})\b")
 # @common:filter, in the order relay-pii applies its rules (by id), one after the other.
 _FILTER_RULES = (
-    _Rule("@bearer:filter", _BEARER, 0, FILTERED),
-    _Rule("@creditcard:filter", _CREDITCARD, 0, FILTERED),
-    _Rule("@iban:filter", _IBAN, 0, FILTERED),
-    _Rule("@password:filter", PASSWORD, -1, FILTERED),
-    _Rule(
-        "@pemkey:filter",
-        re.compile(
-            r"(?s)-----BEGIN[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----[\t ]*\r?\n?(.+?)\r?\n?"
-            r"-----END[A-Z ]+(?:PRIVATE|PUBLIC) KEY-----"
-        ),
-        1,
-        FILTERED,
-    ),
+    _Rule("@bearer:filter", _spans(_BEARER), False, FILTERED),
+    _Rule("@creditcard:filter", _spans(_CREDITCARD), False, FILTERED),
+    _Rule("@iban:filter", _spans(_IBAN), False, FILTERED),
+    _Rule("@password:filter", _password_spans, True, FILTERED),
+    _Rule("@pemkey:filter", _pem_spans, False, FILTERED),
     _Rule(
         "@urlauth:legacy",
-        re.compile(r"\b((?:[a-z0-9]+:)?//[a-zA-Z0-9%_.-]+:)([a-zA-Z0-9%_.-]+)@"),
-        2,
+        _spans(re.compile(r"\b((?:[a-z0-9]+:)?//[a-zA-Z0-9%_.-]+:)([a-zA-Z0-9%_.-]+)@"), 2),
+        False,
         FILTERED,
     ),
-    _Rule("@usssn:filter", _US_SSN, 0, FILTERED),
+    _Rule("@usssn:filter", _spans(_US_SSN), False, FILTERED),
+)
+# Under a sensitive key (`_SENSITIVE_KEY`) the password rule takes the whole value.
+_SENSITIVE_VALUE_RULES = tuple(
+    _Rule(rule.name, lambda text: [(0, len(text))], True, FILTERED)
+    if rule.name == "@password:filter"
+    else rule
+    for rule in _FILTER_RULES
 )
 # What Relay does to `logentry.formatted` instead (the message a user reads: the password words
 # and whole-value filters do not apply, recognizable values are named).
-# Under a sensitive key (`_SENSITIVE_KEY`) the password rule takes the whole value.
-_SENSITIVE_VALUE_RULES = tuple(
-    _Rule(rule.name, re.compile(r"(?s).*"), -1, FILTERED) if rule.name == "@password:filter" else rule
-    for rule in _FILTER_RULES
-)
 _MESSAGE_RULES = (
-    _Rule("@bearer:replace", _BEARER, 0, "Bearer [token]"),
-    _Rule("@creditcard:replace", _CREDITCARD, 0, "[creditcard]"),
-    _Rule("@email:replace", _EMAIL, 0, "[email]"),
-    _Rule("@iban:replace", _IBAN, 0, "[iban]"),
-    _Rule("@usssn:replace", _US_SSN, 0, "[us-ssn]"),
+    _Rule("@bearer:replace", _spans(_BEARER), False, "Bearer [token]"),
+    _Rule("@creditcard:replace", _spans(_CREDITCARD), False, "[creditcard]"),
+    _Rule("@email:replace", _email_spans, False, "[email]"),
+    _Rule("@iban:replace", _spans(_IBAN), False, "[iban]"),
+    _Rule("@usssn:replace", _spans(_US_SSN), False, "[us-ssn]"),
 )
 
 # Whether a string (or a container, on its JSON text) is worth a closer look; most are not.
@@ -127,8 +212,9 @@ _IBAN_SHAPE_MAP = bytes(
 )
 _IBAN_START = b"AA00"
 _IBAN_BYTES = re.compile(_IBAN.pattern.encode())
-_SLOW_TRIGGER = re.compile(
-    PASSWORD.pattern[4:] + r"|-----begin|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}"
+_SLOW_TRIGGER = re.compile(  # (a superset: any "token" at all)
+    _PASSWORD_WORDS.pattern[4:]
+    + r"|token|-----begin|//[a-z0-9%_.-]+:|bearer|\d(?:[-\s]?\d){12}|\d{3}-\d{2}-\d{4}"
 )
 
 
@@ -278,10 +364,10 @@ def _apply_rule(chunks: list[_Chunk], rule: _Rule) -> list[_Chunk]:
     one NUL, its matches become replacements, and earlier replacements stay where they were
     (one a match swallows is dropped; as in Relay, the next NUL then takes its place in line)."""
     search = "".join(chunk.replace("\0", "") if type(chunk) is str else "\0" for chunk in chunks)
-    matches = list(rule.pattern.finditer(search))
-    if not matches:
+    spans = rule.find(search)
+    if not spans:
         return chunks
-    if rule.group < 0:
+    if rule.whole:
         return [(rule.text, rule.name)]
     earlier = [chunk for chunk in reversed(chunks) if type(chunk) is not str]
     out: list[_Chunk] = []
@@ -294,10 +380,7 @@ def _apply_rule(chunks: list[_Chunk], rule: _Rule) -> list[_Chunk]:
                 out.append(piece)
 
     position = 0
-    for match in matches:
-        start, end = match.span(rule.group)
-        if start < 0:
-            continue
+    for start, end in spans:
         text(search[position:start])
         out.append((rule.text, rule.name))
         position = end

@@ -556,3 +556,45 @@ def test_white_space_is_relays() -> None:
     assert scrub_extra("4111\x1c1111\x1c1111\x1c1111") == "4111\x1c1111\x1c1111\x1c1111"
     assert scrub_extra("Bearer abc\x1f") == FILTERED
     assert scrub_extra("otp\x00") == FILTERED  # Relay's rules do not see NULs
+
+
+# --- the linear-time finders give what Relay's regexes give ----------------------------------------
+
+_FINDER_PIECES = [
+    *"ab1.-_@é \n:=K\u212aTOKENtoken",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END PUBLIC KEY-----",
+    "-----END X KEY-----",
+    "a@b.co",
+    "token=",
+    "\r\n",
+]
+_finder_text = st.lists(st.sampled_from(_FINDER_PIECES), max_size=30).map("".join)
+
+
+@PROPERTY_SETTINGS
+@given(text=_finder_text)
+def test_the_finders_match_the_regexes(text: str) -> None:
+    assert bool(scrub_module._password_spans(text)) == bool(scrub_module.PASSWORD.search(text))
+    assert scrub_module._pem_spans(text) == [m.span(1) for m in scrub_module._PEM.finditer(text)]
+    assert scrub_module._email_spans(text) == [m.span() for m in scrub_module._EMAIL.finditer(text)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "token" * 20000,  # 11 s with the regex
+        "-----BEGIN PRIVATE KEY-----" * 4000,  # 7 s
+        "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----" + "-----BEGIN PUBLIC KEY-----x" * 3000,
+    ],
+)
+def test_pathological_values_are_scrubbed_in_linear_time(value: str) -> None:
+    # (Not a timed test: with Python's backtracking regexes these took seconds each.)
+    assert scrub_extra(value) == scrub_module._redact(value, scrub_module._FILTER_RULES)[0]
+
+
+def test_a_pathological_message() -> None:
+    message = "a." * 2000 + "@" + "b-" * 2000 + " and x@y.org"
+    scrubbed, remarks = scrub_module.scrub_message(message)
+    assert scrubbed == message[: -len("x@y.org")] + "[email]"
+    assert [rule for rule, _, _ in remarks] == ["@email:replace"]
