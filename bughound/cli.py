@@ -105,8 +105,11 @@ def _options_checked(**options: str) -> Iterator[None]:
     try:
         yield
     except InvalidValue as exc:
+        option = options.get(exc.field)
+        if option is None:
+            raise click.ClickException(exc.message) from None
         raise click.BadParameter(
-            exc.message, ctx=click.get_current_context(), param_hint=f"'{options[exc.field]}'"
+            exc.message, ctx=click.get_current_context(), param_hint=f"'{option}'"
         ) from None
 
 

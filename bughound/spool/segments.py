@@ -211,12 +211,14 @@ class SegmentSpool(GroupCommitSpool):
 
         from bughound.storage import schema as t
 
-        magic = self._load_magic(create=False)
-        if magic is None:
-            return cursor  # nothing was ever appended
-        identity = int.from_bytes(magic[:8], "little", signed=True)
         state = t.worker_state.c
         known = conn.execute(sa.select(state.value).where(state.name == SPOOL_IDENTITY)).scalar()
+        magic = self._load_magic(create=False)
+        if magic is None:
+            # Nothing appended here yet: a cursor from another spool must not be used (nor its
+            # segments dropped) once the first record arrives.
+            return 0 if known is not None else cursor
+        identity = int.from_bytes(magic[:8], "little", signed=True)
         if known == identity:
             return cursor
         if known is None:

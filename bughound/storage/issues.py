@@ -621,29 +621,33 @@ def auto_ongoing(conn: sa.Connection, now: float | None = None) -> int:
     now = time.time() if now is None else now
     cutoff = now - AUTO_ONGOING_AFTER_DAYS * DAY
     g = t.groups.c
-    rows = conn.execute(
-        sa.select(g.id, g.project_id).where(
-            g.status == int(Status.UNRESOLVED),
-            sa.or_(
-                sa.and_(g.substatus == int(SubStatus.NEW), g.first_seen < cutoff),
-                sa.and_(
-                    g.substatus.in_([int(SubStatus.REGRESSED), int(SubStatus.ESCALATING)]),
-                    sa.func.coalesce(g.active_at, g.first_seen) < cutoff,
-                ),
+    due = sa.and_(
+        g.status == int(Status.UNRESOLVED),
+        sa.or_(
+            sa.and_(g.substatus == int(SubStatus.NEW), g.first_seen < cutoff),
+            sa.and_(
+                g.substatus.in_([int(SubStatus.REGRESSED), int(SubStatus.ESCALATING)]),
+                sa.func.coalesce(g.active_at, g.first_seen) < cutoff,
             ),
-        )
-    ).all()
-    for row in rows:
-        conn.execute(t.groups.update().where(g.id == row.id).values(substatus=int(SubStatus.ONGOING)))
-        record_activity(
-            conn,
-            row.project_id,
-            row.id,
-            Activity.AUTO_SET_ONGOING,
-            {"after_days": AUTO_ONGOING_AFTER_DAYS},
-            at=now,
-        )
-    return len(rows)
+        ),
+    )
+    changed = 0
+    for row in conn.execute(sa.select(g.id, g.project_id).where(due)).all():
+        # Still due when updated: a change made in between (the API, an event, another
+        # worker's upkeep) is neither overwritten nor recorded twice.
+        if conn.execute(
+            t.groups.update().where(g.id == row.id, due).values(substatus=int(SubStatus.ONGOING))
+        ).rowcount:
+            record_activity(
+                conn,
+                row.project_id,
+                row.id,
+                Activity.AUTO_SET_ONGOING,
+                {"after_days": AUTO_ONGOING_AFTER_DAYS},
+                at=now,
+            )
+            changed += 1
+    return changed
 
 
 def clear_expired_snoozes(conn: sa.Connection, now: float | None = None) -> int:
@@ -661,15 +665,21 @@ def clear_expired_snoozes(conn: sa.Connection, now: float | None = None) -> int:
     if not expired:
         return 0
     conn.execute(t.group_snoozes.delete().where(s.id.in_([row.id for row in expired])))
-    ignored = [row for row in expired if row.status == Status.IGNORED]
-    for row in ignored:
-        conn.execute(
+    changed = 0
+    for row in expired:
+        if row.status != Status.IGNORED:
+            continue
+        # Still ignored when updated: a resolve through the API in between, or another worker's
+        # upkeep, is not overwritten (nor recorded twice).
+        updated = conn.execute(
             t.groups.update()
-            .where(g.id == row.group_id)
+            .where(g.id == row.group_id, g.status == int(Status.IGNORED))
             .values(status=int(Status.UNRESOLVED), substatus=int(SubStatus.ONGOING), status_details=None)
-        )
-        record_activity(conn, row.project_id, row.group_id, Activity.SET_UNRESOLVED, {}, at=now)
-    return len(ignored)
+        ).rowcount
+        if updated:
+            record_activity(conn, row.project_id, row.group_id, Activity.SET_UNRESOLVED, {}, at=now)
+            changed += 1
+    return changed
 
 
 def expired_snooze(now: float) -> sa.ColumnElement[bool]:
@@ -688,28 +698,25 @@ def auto_resolve(conn: sa.Connection, now: float | None = None) -> int:
         age = (project.options or {}).get("sentry:resolve_age")
         if not isinstance(age, int) or isinstance(age, bool) or age <= 0:
             continue
-        stale = (
-            conn.execute(
-                sa.select(g.id).where(
-                    g.project_id == project.id,
-                    g.status == int(Status.UNRESOLVED),
-                    g.last_seen < now - age * HOUR,
-                )
-            )
-            .scalars()
-            .all()
+        stale = sa.and_(
+            g.project_id == project.id,
+            g.status == int(Status.UNRESOLVED),
+            g.last_seen < now - age * HOUR,
         )
-        for group_id in stale:
-            conn.execute(
+        for group_id in conn.execute(sa.select(g.id).where(stale)).scalars().all():
+            updated = conn.execute(
                 t.groups.update()
-                .where(g.id == group_id)
+                .where(g.id == group_id, stale)  # still stale: an event in between keeps it open
                 .values(
                     status=int(Status.RESOLVED),
                     substatus=None,
                     resolved_at=now,
                     status_details={"autoResolved": True},
                 )
-            )
-            record_activity(conn, project.id, group_id, Activity.SET_RESOLVED_BY_AGE, {"age": age}, at=now)
-        resolved += len(stale)
+            ).rowcount
+            if updated:
+                record_activity(
+                    conn, project.id, group_id, Activity.SET_RESOLVED_BY_AGE, {"age": age}, at=now
+                )
+                resolved += 1
     return resolved

@@ -227,6 +227,10 @@ def test_a_spool_made_again_is_read_from_its_start(
     # numbers start again, and the old cursor is not a position in them.
     for path in settings.spool_dir.iterdir():
         path.unlink()
+    spool = SegmentSpool(settings.spool_dir, segment_bytes=100)
+    with sqlite_store.write() as conn:  # claimed while the new spool is still empty
+        assert spool.claim(conn, 10) == []
+    spool.close()
     spool = fill(b"new")
     with caplog.at_level(logging.WARNING, logger="bughound.spool"), sqlite_store.write() as conn:
         claimed = spool.claim(conn, 10)
