@@ -305,12 +305,21 @@ def most_recent_release(conn: sa.Connection, project_id: int) -> str | None:
 
 
 def follows_semver(conn: sa.Connection, project_id: int, version: str | None = None) -> bool:
-    """Sentry's follows_semver_versioning_scheme: the project's ten newest releases (by when they
-    were first seen) all follow semver, and so does `version` if given."""
-    rows = sorted(_project_releases(conn, project_id), key=lambda row: (row.date_added, row.id))[-10:]
-    if not rows or any(semver_key(row.version) is None for row in rows):
+    """Sentry's follows_semver_versioning_scheme, on the project's ten newest releases (by when
+    they were first seen, newest first): with one or two, the newest is semver; with fewer than
+    ten, one of the newest three is; with ten, one of the newest three and at least three of the
+    ten are. `version`, if given, must be semver too."""
+    rows = sorted(_project_releases(conn, project_id), key=lambda row: (row.date_added, row.id))[-10:][::-1]
+    semver = [semver_key(row.version) is not None for row in rows]
+    if not semver:
         return False
-    return version is None or semver_key(version) is not None
+    if len(semver) <= 2:
+        follows = semver[0]
+    elif len(semver) < 10:
+        follows = any(semver[:3])
+    else:
+        follows = any(semver[:3]) and sum(semver) >= 3
+    return follows and (version is None or semver_key(version) is not None)
 
 
 def greatest_semver_release(conn: sa.Connection, project_id: int) -> str | None:

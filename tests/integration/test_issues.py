@@ -757,3 +757,25 @@ def test_ignore_duration_zero_is_accepted_as_sentry(h: Harness, project: Project
     r = put(h, project, group_id, {"status": "ignored", "ignoreDuration": 0, "ignoreCount": 1})
     assert r.json()["statusDetails"]["ignoreUntil"] is None and r.json()["statusDetails"]["ignoreCount"] == 1
     assert put(h, project, group_id, {"status": "ignored", "ignoreDuration": -1}).status_code == 400
+
+
+def test_follows_semver_as_sentry_decides_it(h: Harness, project: Project, store: Store) -> None:
+    def follows() -> bool:
+        with store.read() as conn:
+            return issues.follows_semver(conn, project.id)
+
+    verdicts = []
+    for version in ("abc", "1.0.0", "def", "ghi", "jkl"):
+        send(h, project, release=version)
+        verdicts.append(follows())
+    # One or two releases: the newest decides; fewer than ten: one of the newest three.
+    assert verdicts == [False, True, True, True, False]
+    for version in ("2.0.0", "m", "n", "o", "p"):
+        send(h, project, release=version)
+    # Ten: one of the newest three and three of the ten (only 1.0.0 and 2.0.0 are semver).
+    assert not follows()
+    send(h, project, release="3.0.0")  # the ten (1.0.0 to 3.0.0) now hold three, one of them newest
+    assert follows()
+    for version in ("q", "r", "s"):
+        send(h, project, release=version)
+    assert not follows()  # none of the newest three
