@@ -150,7 +150,7 @@ def base(conn: sa.Connection, group: Any, base_url: str) -> dict[str, Any]:
         "shareId": None,
         "shortId": qualified_short_id(group.project_slug, group.short_id),
         "title": group.title,
-        "culprit": group.culprit,
+        "culprit": group.culprit or "",  # (issues stored by earlier versions may hold null)
         "permalink": f"{base_url}/organizations/{group.organization_slug}/issues/{group.id}/",
         "logger": group.logger or None,
         "level": group.level,

@@ -489,9 +489,13 @@ def _tag_ok(event: dict[str, Any], name: str, text: str, invalid: re.Pattern[str
     if not text:
         _error(event, "invalid_data", name=name, reason="expected a non-empty value")
         return False
-    bad = invalid.search(text) if invalid is not None else re.search("\n", text)
+    if invalid is None:  # a value: only a line break is refused
+        bad = "\n" if "\n" in text else None
+    else:
+        found = invalid.search(text)
+        bad = found.group() if found is not None else None
     if bad is not None:
-        _error(event, "invalid_data", name=name, value=text, reason=f"invalid character {bad.group()!r}")
+        _error(event, "invalid_data", name=name, value=text, reason=f"invalid character {bad!r}")
         return False
     return True
 

@@ -99,7 +99,9 @@ def _release_dates(conn: sa.Connection, project_id: int, versions: set[str]) -> 
     r, p = t.releases.c, t.projects.c
     org_id = sa.select(p.organization_id).where(p.id == project_id).scalar_subquery()
     rows = conn.execute(
-        sa.select(r.version, sa.func.coalesce(r.date_released, r.date_added).label("date")).where(
+        # When a resolution holds, Sentry compares when releases were first seen (`date_added`);
+        # when it picks "the latest" release, when they shipped (`most_recent_release`).
+        sa.select(r.version, r.date_added.label("date")).where(
             r.organization_id == org_id, r.version.in_(sorted(versions))
         )
     )
