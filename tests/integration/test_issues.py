@@ -57,6 +57,15 @@ def put(h: Harness, project: Project, group_id: int | str, body: dict[str, Any])
     )
 
 
+def bulk_put(h: Harness, project: Project, group_id: int | str, body: dict[str, Any]) -> Any:
+    """The project's bulk update (`PUT .../issues/?id=`), whose answer is the delta."""
+    return h.client.put(
+        f"/api/0/projects/{project.org}/{project.slug}/issues/?id={group_id}",
+        json=body,
+        headers={"Authorization": f"Bearer {project.token}"},
+    )
+
+
 def activity_types(data: dict[str, Any]) -> list[str]:
     return [a["type"] for a in data["activity"]]
 
@@ -181,12 +190,7 @@ def test_resolved_in_next_release_that_already_exists(h: Harness, project: Proje
     group_id = only_issue(store)
     send(h, project, release="beta", exception={"values": [{"type": "KeyError", "value": "x"}]})
     send(h, project, release="gamma", exception={"values": [{"type": "OSError", "value": "x"}]})
-    auth = {"Authorization": f"Bearer {project.token}"}
-    r = h.client.put(
-        f"/api/0/projects/acme/web/issues/?id={group_id}",
-        json={"status": "resolvedInNextRelease"},
-        headers=auth,
-    )
+    r = bulk_put(h, project, group_id, {"status": "resolvedInNextRelease"})
     assert r.json() == {"status": "resolved", "statusDetails": {"inNextRelease": True, "actor": OWNER}}
     data = issue(h, project, group_id)
     assert data["statusDetails"] == {"inRelease": "beta", "actor": OWNER}
@@ -208,12 +212,7 @@ def test_resolve_in_next_release_without_any_release(h: Harness, project: Projec
         }
     }
     # The status alone is not validated: resolved, with nothing that holds it.
-    auth = {"Authorization": f"Bearer {project.token}"}
-    r = h.client.put(
-        f"/api/0/projects/acme/web/issues/?id={group_id}",
-        json={"status": "resolvedInNextRelease"},
-        headers=auth,
-    )
+    r = bulk_put(h, project, group_id, {"status": "resolvedInNextRelease"})
     assert r.json() == {"status": "resolved", "statusDetails": {"inNextRelease": True, "actor": OWNER}}
     data = issue(h, project, group_id)
     assert (data["status"], data["statusDetails"]) == ("resolved", {})
@@ -235,12 +234,7 @@ def test_resolve_in_the_latest_release(h: Harness, project: Project, store: Stor
     }
     send(h, project, release="2.0.0")
     send(h, project, release="1.9.0")  # seen last: the latest by date, as Sentry picks it
-    auth = {"Authorization": f"Bearer {project.token}"}
-    r = h.client.put(
-        f"/api/0/projects/acme/web/issues/?id={group_id}",
-        json={"status": "resolved", "statusDetails": {"inRelease": "latest"}},
-        headers=auth,
-    )
+    r = bulk_put(h, project, group_id, {"status": "resolved", "statusDetails": {"inRelease": "latest"}})
     assert r.json() == {"status": "resolved", "statusDetails": {"inRelease": "1.9.0", "actor": OWNER}}
     assert issue(h, project, group_id)["activity"][0]["data"] == {"version": "1.9.0"}
 
@@ -421,11 +415,7 @@ def test_bulk_update_as_sentry_cli_sends_it(h: Harness, project: Project, store:
     with store.read() as conn:
         ids = sorted(conn.execute(sa.select(t.groups.c.id)).scalars())
     auth = {"Authorization": f"Bearer {project.token}"}
-    r = h.client.put(
-        f"/api/0/projects/acme/web/issues/?id={ids[0]}",
-        json={"status": "muted", "snoozeDuration": None},
-        headers=auth,
-    )
+    r = bulk_put(h, project, ids[0], {"status": "muted", "snoozeDuration": None})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "ignored"
     assert issue(h, project, ids[0])["status"] == "ignored"
@@ -579,11 +569,7 @@ def test_resolve_in_commit(h: Harness, project: Project, store: Store) -> None:
 
 def test_bulk_update_with_unknown_ids_changes_nothing(h: Harness, project: Project, store: Store) -> None:
     send(h, project)
-    r = h.client.put(
-        "/api/0/projects/acme/web/issues/?id=999999",
-        json={"status": "resolved"},
-        headers={"Authorization": f"Bearer {project.token}"},
-    )
+    r = bulk_put(h, project, 999999, {"status": "resolved"})
     assert r.status_code == 204
     assert issue(h, project, only_issue(store))["status"] == "unresolved"
 
@@ -702,10 +688,9 @@ def test_ignore_status_details_in_sentrys_shapes(h: Harness, project: Project, s
     issue (the group serializer's _get_status) show ignores as Sentry does."""
     send(h, project)
     group_id = only_issue(store)
-    auth = {"Authorization": f"Bearer {project.token}"}
 
     def bulk(body: dict[str, Any]) -> Any:
-        r = h.client.put(f"/api/0/projects/acme/web/issues/?id={group_id}", json=body, headers=auth)
+        r = bulk_put(h, project, group_id, body)
         assert r.status_code == 200, r.text
         return r.json()
 
