@@ -31,15 +31,18 @@ def test_migrated_database_is_at_head(store: Store, settings: Settings) -> None:
     check_migrated(store.engine)
 
 
+def _acme_web(conn: sa.Connection, now: float) -> None:
+    """Organization 1 (acme) and its project 1 (web), in a database at an old revision."""
+    conn.execute(t.organizations.insert().values(id=1, slug="acme", name="acme", date_added=now))
+    conn.execute(t.projects.insert().values(id=1, organization_id=1, slug="web", name="web", date_added=now))
+
+
 def test_upgrade_keeps_existing_issues(store: Store) -> None:
     """0001 -> 0002 rebuilds `groups` on SQLite: nothing that points at it may be lost."""
     migrate(store.engine, "0001")
     now = time.time()
     with store.engine.begin() as conn:
-        conn.execute(t.organizations.insert().values(id=1, slug="acme", name="acme", date_added=now))
-        conn.execute(
-            t.projects.insert().values(id=1, organization_id=1, slug="web", name="web", date_added=now)
-        )
+        _acme_web(conn, now)
         for group_id, level in ((1, "error"), (2, "info")):
             conn.execute(
                 sa.text(
@@ -99,10 +102,7 @@ def test_issue_logger_and_current_release_columns_come_and_go(store: Store) -> N
     migrate(store.engine, "0004")
     now = time.time()
     with store.engine.begin() as conn:
-        conn.execute(t.organizations.insert().values(id=1, slug="acme", name="acme", date_added=now))
-        conn.execute(
-            t.projects.insert().values(id=1, organization_id=1, slug="web", name="web", date_added=now)
-        )
+        _acme_web(conn, now)
         conn.execute(
             sa.text(
                 "INSERT INTO groups (id, project_id, short_id, type, title, level, metadata, status, "
