@@ -165,11 +165,12 @@ def parse_update(body: Any) -> Update:
         update.in_commit = {"commit": in_commit["commit"], "repository": in_commit["repository"]}
     if update.status == "ignored":
         update.ignore = issues.IgnoreRequest(
-            duration=duration,
-            count=count,
-            window=window,
-            user_count=user_count,
-            user_window=user_window,
+            # 0 sets no condition, as in Sentry: the request keeps None for it
+            duration=duration or None,
+            count=count or None,
+            window=window or None,
+            user_count=user_count or None,
+            user_window=user_window or None,
             until_escalating=update.substatus == SubStatus.UNTIL_ESCALATING
             or bool(details.get("ignoreUntilEscalating")),
             condition_given=any(

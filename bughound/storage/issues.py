@@ -98,14 +98,12 @@ def _release_dates(conn: sa.Connection, project_id: int, versions: set[str]) -> 
         return {}
     r, p = t.releases.c, t.projects.c
     org_id = sa.select(p.organization_id).where(p.id == project_id).scalar_subquery()
+    # Whether a resolution holds compares when releases were first seen (Sentry's `date_added`);
+    # "the latest" release is picked by when they shipped (`most_recent_release`).
     rows = conn.execute(
-        # When a resolution holds, Sentry compares when releases were first seen (`date_added`);
-        # when it picks "the latest" release, when they shipped (`most_recent_release`).
-        sa.select(r.version, r.date_added.label("date")).where(
-            r.organization_id == org_id, r.version.in_(sorted(versions))
-        )
+        sa.select(r.version, r.date_added).where(r.organization_id == org_id, r.version.in_(sorted(versions)))
     )
-    return {row.version: row.date for row in rows}
+    return {row.version: row.date_added for row in rows}
 
 
 def resolution_of(conn: sa.Connection, group_id: int) -> sa.Row[Any] | None:
@@ -479,7 +477,8 @@ def set_unresolved(
 
 @dataclasses.dataclass(frozen=True)
 class IgnoreRequest:
-    duration: int | None = None  # minutes; 0 (as None) sets no time limit
+    # The five condition fields: None when not set (a 0 sent is None here too).
+    duration: int | None = None  # minutes
     count: int | None = None
     window: int | None = None
     user_count: int | None = None
@@ -519,8 +518,7 @@ def set_ignored(
     sets none: ignored like forever, but `archived_until_condition_met`, as in Sentry."""
     now = time.time() if now is None else now
     _clear_conditions(conn, group.id)
-    duration = request.duration or None
-    until = now + duration * 60 if duration else None
+    until = now + request.duration * 60 if request.duration else None
     substatus = ignored_substatus(request)
     escalating = substatus == SubStatus.UNTIL_ESCALATING
     if escalating or request.has_condition:
@@ -536,10 +534,10 @@ def set_ignored(
             t.group_snoozes.insert().values(
                 group_id=group.id,
                 until=until,
-                count=request.count or None,
-                window=request.window or None,
-                user_count=request.user_count or None,
-                user_window=request.user_window or None,
+                count=request.count,
+                window=request.window,
+                user_count=request.user_count,
+                user_window=request.user_window,
                 state=state,
                 actor_id=actor_id,
                 date_added=now,
@@ -558,12 +556,12 @@ def set_ignored(
         group.id,
         Activity.SET_IGNORED,
         {
-            "ignoreCount": request.count or None,
-            "ignoreDuration": duration,
+            "ignoreCount": request.count,
+            "ignoreDuration": request.duration,
             "ignoreUntil": until_iso,
-            "ignoreUserCount": request.user_count or None,
-            "ignoreUserWindow": request.user_window or None,
-            "ignoreWindow": request.window or None,
+            "ignoreUserCount": request.user_count,
+            "ignoreUserWindow": request.user_window,
+            "ignoreWindow": request.window,
             "ignoreUntilEscalating": request.until_escalating,
         },
         actor_id,
@@ -574,11 +572,11 @@ def set_ignored(
     if not request.has_condition:
         return {}
     return {
-        "ignoreCount": request.count or None,
+        "ignoreCount": request.count,
         "ignoreUntil": until_iso,
-        "ignoreUserCount": request.user_count or None,
-        "ignoreUserWindow": request.user_window or None,
-        "ignoreWindow": request.window or None,
+        "ignoreUserCount": request.user_count,
+        "ignoreUserWindow": request.user_window,
+        "ignoreWindow": request.window,
     }
 
 

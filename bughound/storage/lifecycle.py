@@ -200,7 +200,7 @@ def semver_key(version: str) -> tuple[Any, ...] | None:
 class Resolution:
     type: int  # IN_RELEASE or IN_NEXT_RELEASE
     release: str  # the release it names (for "next release": the latest one when resolved)
-    release_date: float | None = None  # when that release shipped, else was first seen
+    release_date: float | None = None  # when that release was first seen (for non-semver ordering)
     # "Next release": the issue's latest release when resolved (Sentry's current_release_version)
     current_release: str | None = None
     current_release_date: float | None = None
@@ -208,7 +208,7 @@ class Resolution:
 
 def is_newer(version: str, version_date: float | None, than: str, than_date: float | None) -> bool:
     """Whether release `version` comes after `than`: by semver when both follow it, else by the
-    time each release shipped or was first seen (Sentry's COALESCE(date_released, date_added))."""
+    time each release was first seen (Sentry's date_added ordering)."""
     a, b = semver_key(version), semver_key(than)
     if a is not None and b is not None:
         return a > b
