@@ -35,7 +35,7 @@ LEVELS = {
     "fatal": "fatal",
     "critical": "fatal",
 }
-_TAG_KEY = re.compile(r"^[a-zA-Z0-9_.:-]{1,200}$")
+MAX_TAG_KEY_LENGTH = 200  # a longer key is dropped (its characters are checked by _TAG_KEY_CHARS)
 _EXCEPTION_TYPE_VALUE = re.compile(r"(\w+):(.*)")  # fullmatch: a multi-line value is not split
 _DROPPED_TAGS = frozenset({"release", "dist", "user", "filename", "function"})
 _INVALID_RELEASES = frozenset({"", ".", "..", "latest"})
@@ -189,9 +189,9 @@ def _timestamps(event: dict[str, Any], ctx: Context) -> None:
     """Relay's clock drift correction, then the future/past bounds (both shift every timestamp)."""
     received = ctx.received
     raw = event.get("timestamp")
-    timestamp = parse_timestamp(raw)
-    if isinstance(raw, str) and timestamp is not None and _numeral(raw.strip()) is not None:
-        timestamp = None  # Relay reads an event's timestamp from a number or a date, not a numeral
+    # Relay reads an event's timestamp from a number or a date, not from a numeral.
+    numeral = isinstance(raw, str) and _NUMBER_TEXT.match(raw) is not None
+    timestamp = None if numeral else parse_timestamp(raw)
     if raw is not None and timestamp is None:
         _error(event, "invalid_data", name="timestamp", value=raw, reason=_bad_timestamp_reason(raw))
         event.pop("timestamp")
@@ -538,7 +538,7 @@ def _tags(event: dict[str, Any]) -> None:
             )
             continue
         text = _tag_text(value)
-        if text is None or not _tag_ok(event, f"tags.{i}.1", text, None) or not _TAG_KEY.match(key):
+        if text is None or not _tag_ok(event, f"tags.{i}.1", text, None) or len(key) > MAX_TAG_KEY_LENGTH:
             continue
         tags.append([key, text])
     for key, value in moved.items():
