@@ -35,15 +35,14 @@ import orjson
 FILTERED = "[Filtered]"
 # Relay's `\s` (Rust, Unicode White_Space): Python's `\s` also takes \x1c-\x1f, which Rust's does not.
 _WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-PASSWORD = re.compile(
-    r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
-    rf"|token[^{_WS}]*[:=]|^otp$|^two[-_]factor$)"
+# Relay's PASSWORD_KEY_REGEX is these words, `token[^\s]*[:=]`, `^otp$` and `^two[-_]factor$`.
+_PASSWORD_WORDS_TEXT = (
+    "password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
 )
+_WHOLE_WORDS_TEXT = "^otp$|^two[-_]factor$"
+PASSWORD = re.compile(rf"(?i)({_PASSWORD_WORDS_TEXT}|token[^{_WS}]*[:=]|{_WHOLE_WORDS_TEXT})")
 # Keys: the password pattern, and any key containing "token" (Relay's TOKEN_KEY_REGEX).
-_SENSITIVE_KEY = re.compile(
-    r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
-    r"|token|^otp$|^two[-_]factor$)"
-)
+_SENSITIVE_KEY = re.compile(rf"(?i)({_PASSWORD_WORDS_TEXT}|token|{_WHOLE_WORDS_TEXT})")
 _NEVER_SCRUBBED = frozenset({"", "true", "false", "null", "undefined"})
 
 
@@ -75,9 +74,8 @@ def _spans(pattern: re.Pattern[str], group: int = 0) -> Finder:
 # "token"s took 11 s, of PEM headers 7 s, and an 8 KB message of dots and dashes around an `@`
 # half a second. Each finder returns what the regex would (tests compare them).
 _PASSWORD_WORDS = re.compile(
-    r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key"
-    r"|^otp$|^two[-_]factor$)"
-)
+    rf"(?i)({_PASSWORD_WORDS_TEXT}|{_WHOLE_WORDS_TEXT})"
+)  # PASSWORD less its token clause
 _WS_RUN = re.compile(f"[{_WS}]+")
 
 
